@@ -44,6 +44,7 @@ class Adapter(ABC):
     module: ClassVar[str | None] = None
     capabilities: ClassVar[frozenset[str]] = frozenset()
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+    reference: ClassVar[bool] = False  # True only for the oracle: its oracle-derived cells are REFERENCE
 
     # -- environment -------------------------------------------------------
     @classmethod

@@ -1,0 +1,141 @@
+"""Runs one item (case x adapter x device x dtype) and produces its result.
+
+This is where a crashing adapter is contained: whatever it raises costs only
+its own result (ERROR), and the judge only ever sees typed answers.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+from .adapter import Adapter
+from .case import Case
+from .expect import uses_oracle
+from .expected import ExpectationFailed, encode_expectation, resolve
+from .expectations import Entry
+from .judge import Judge, declared_summary
+from .outcomes import Unsupported, encode_outcome
+from .program import Program, RunContext
+from .requests import REQUEST_CAPABILITY
+from .tolerance import for_item
+
+STATUSES = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL")
+EXECUTED = frozenset({"PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL"})
+
+
+class CaseTimeout(Exception):
+    """The item ran past its time limit."""
+
+
+@dataclass
+class ItemResult:
+    case: str
+    adapter: str
+    framework_version: str
+    device: str
+    dtype: str
+    status: str
+    fail_kind: str | None = None
+    message: str = ""
+    choices: dict[str, str] = field(default_factory=dict)
+    declared: dict[str, dict[str, str]] = field(default_factory=dict)
+    expected: list[Any] | None = None
+    observed: list[Any] | None = None
+    error: dict[str, str] | None = None
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    tolerance: dict[str, float] | None = None
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the item after ``seconds`` (main thread only; POSIX timers)."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CaseTimeout(f"ran past the per-case limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def missing_capabilities(case: Case, adapter_cls: type[Adapter]) -> list[str]:
+    needed = set(case.requires) | {REQUEST_CAPABILITY[type(r)] for r in case.requests
+                                   if type(r) in REQUEST_CAPABILITY}
+    return sorted(needed - set(adapter_cls.capabilities))
+
+
+def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str,
+             entry: Entry | None, timeout: float | None = None) -> ItemResult:
+    """Execute and judge one item.  ``device`` is the adapter's own device name."""
+    start = time.perf_counter()
+    result = ItemResult(case.id, adapter.name, version, device, dtype, "PASS",
+                        declared=declared_summary(entry, {s.slot: s for s in case.impl_slots}))
+
+    def finish(status: str, message: str = "", **extra: Any) -> ItemResult:
+        result.status, result.message = status, message
+        for k, v in extra.items():
+            setattr(result, k, v)
+        result.duration_s = round(time.perf_counter() - start, 6)
+        return result
+
+    missing = missing_capabilities(case, type(adapter))
+    if missing:
+        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
+    if dtype not in adapter.dtypes:
+        return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
+    tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)
+    result.tolerance = {"rtol": tol.rtol, "atol": tol.atol}
+    try:
+        expected = resolve(case, dtype)
+    except ExpectationFailed as exc:
+        return finish("ERROR", str(exc), error=_error(exc))
+    result.expected = [encode_expectation(e) for e in expected]
+    try:
+        with time_limit(timeout):
+            observed = adapter.execute(Program.for_case(case, dtype), RunContext(dtype, device))
+    except Unsupported as exc:
+        return finish("UNSUPPORTED", exc.reason)
+    except CaseTimeout as exc:
+        return finish("TIMEOUT", str(exc), error=_error(exc))
+    except Exception as exc:  # the adapter or the body broke: only this item pays
+        return finish("ERROR", f"adapter '{adapter.name}' raised {type(exc).__name__}: {exc}", error=_error(exc))
+    try:
+        result.observed = [encode_outcome(a) for a in observed]
+    except TypeError as exc:
+        return finish("ERROR", f"adapter '{adapter.name}' answered something that is not an outcome: {exc}",
+                      error=_error(exc))
+    verdict = Judge(dtype, tol).verdict(expected, observed, entry)
+    result.choices = verdict.choices
+    result.max_abs_err, result.max_rel_err = verdict.max_abs_err, verdict.max_rel_err
+    if adapter.reference and any(uses_oracle(e) for e in case.expect):
+        return finish("REFERENCE", "expected values come from this adapter (the finite-difference oracle)")
+    if entry is not None and entry.known_bug:
+        if verdict.ok:
+            return finish("PASS", f"passes although its expectation file lists a known bug ({entry.known_bug}); "
+                                  f"the entry looks stale")
+        return finish("XFAIL", f"known bug {entry.known_bug}: {verdict.message}", fail_kind=verdict.fail_kind)
+    if not verdict.ok:
+        return finish("FAIL", verdict.message, fail_kind=verdict.fail_kind)
+    return finish("PASS")
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__module__ + "." + type(exc).__qualname__, "message": str(exc)[:2000],
+            "traceback": "".join(traceback.format_exception(exc))[-6000:]}

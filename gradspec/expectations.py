@@ -1,0 +1,106 @@
+"""Adapter expectation data: the documented choice of each implementation-
+defined case, known bugs and tolerance overrides, keyed by case id and
+restricted to a framework version range.  Lives beside the adapter as
+``<module>.expect.toml``."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from .case import DTYPES, Tolerance
+
+
+class ExpectationError(ValueError):
+    """Malformed expectation data: names the file, the case id and the field."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    case_id: str
+    choices: dict[str, str]          # slot -> label; "*" applies to every slot
+    doc: str = ""
+    versions: str = ""
+    note: str = ""
+    known_bug: str = ""
+    tolerance: dict[str, Tolerance] = field(default_factory=dict)
+
+    def choice_for(self, slot: str) -> str | None:
+        return self.choices.get(slot, self.choices.get("*"))
+
+    def applies_to(self, version: str) -> bool:
+        if not self.versions:
+            return True
+        try:
+            return Version(version) in SpecifierSet(self.versions, prereleases=True)
+        except InvalidVersion:
+            return False
+
+
+@dataclass
+class AdapterExpectations:
+    path: Path | None
+    entries: dict[str, list[Entry]] = field(default_factory=dict)
+
+    def for_case(self, case_id: str, version: str) -> Entry | None:
+        """The first entry for this case whose version range holds ``version``."""
+        return next((e for e in self.entries.get(case_id, []) if e.applies_to(version)), None)
+
+    def unknown_ids(self, known: set[str]) -> list[str]:
+        return sorted(set(self.entries) - known)
+
+
+def load(path: Path) -> AdapterExpectations:
+    """Read an expectation file; a missing file means no declared expectations."""
+    if not path.exists():
+        return AdapterExpectations(None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ExpectationError(f"{path}: not valid TOML: {exc}") from None
+    out = AdapterExpectations(path)
+    for case_id, raw in data.items():
+        tables = raw if isinstance(raw, list) else [raw]
+        out.entries[case_id] = [_entry(path, case_id, t) for t in tables]
+    return out
+
+
+_FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "tolerance"}
+
+
+def _entry(path: Path, case_id: str, table: Any) -> Entry:
+    def fail(field_name: str, message: str) -> ExpectationError:
+        return ExpectationError(f"{path}: case '{case_id}': field '{field_name}': {message}")
+
+    if not isinstance(table, dict):
+        raise fail("(entry)", "must be a table")
+    extra = set(table) - _FIELDS
+    if extra:
+        raise fail(sorted(extra)[0], f"unknown field; allowed: {sorted(_FIELDS)}")
+    choices: dict[str, str] = {}
+    if "choice" in table:
+        if not isinstance(table["choice"], str):
+            raise fail("choice", "must be a string label")
+        choices["*"] = table["choice"]
+    if "choices" in table:
+        if not isinstance(table["choices"], dict) or not all(isinstance(v, str) for v in table["choices"].values()):
+            raise fail("choices", "must be a table slot = label")
+        choices.update(table["choices"])
+    doc = table.get("doc", "")
+    if choices and "#" not in doc:
+        raise fail("doc", "a declared choice must cite its documentation with a URL carrying a #anchor")
+    versions = table.get("versions", "")
+    try:
+        SpecifierSet(versions)
+    except InvalidSpecifier:
+        raise fail("versions", f"{versions!r} is not a version specifier such as '>=2.0,<3'") from None
+    tol = {}
+    for dt, pair in (table.get("tolerance") or {}).items():
+        if dt not in DTYPES or not isinstance(pair, list) or len(pair) != 2:
+            raise fail("tolerance", "entries must be dtype = [rtol, atol]")
+        tol[dt] = Tolerance(float(pair[0]), float(pair[1]))
+    return Entry(case_id, choices, doc, versions, table.get("note", ""), table.get("known_bug", ""), tol)

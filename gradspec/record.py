@@ -1,0 +1,104 @@
+"""The run record: one versioned JSON document per run, written atomically.
+Its format is documented in reports/README.md and checked by
+gradspec/run-record.schema.json."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .case import Case, Kind
+from .engine import EXECUTED
+
+SCHEMA_VERSION = 1
+SUITE_VERSION = "0.1.0"
+
+
+def suite_commit(root: Path) -> tuple[str, bool]:
+    """The git commit of the suite and whether the work tree differs from it."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        return sha or "unknown", dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def case_entry(case: Case, root: Path) -> dict[str, Any]:
+    try:
+        file = str(Path(case.file).resolve().relative_to(root.resolve()))
+    except ValueError:
+        file = case.file
+    return {
+        "statement": case.statement, "kind": case.kind.value, "area": case.area, "tags": list(case.tags),
+        "requires": sorted(case.requires), "docs": [{"url": d.url, "quote": d.quote} for d in case.docs],
+        "file": file, "line": case.line,
+        "slots": {s.slot: list(s.options) for s in case.impl_slots},
+    }
+
+
+def conformance(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """PASS over every required-kind result, per adapter (REFERENCE excluded)."""
+    score: dict[str, dict[str, int]] = {}
+    for r in results:
+        if cases.get(r["case"], {}).get("kind") != Kind.REQUIRED.value or r["status"] == "REFERENCE":
+            continue
+        s = score.setdefault(r["adapter"], {"passed": 0, "denominator": 0})
+        s["denominator"] += 1
+        s["passed"] += r["status"] == "PASS"
+    return score
+
+
+def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]],
+          adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    commit, dirty = suite_commit(root)
+    case_map = {cid: case_entry(c, root) for cid, c in cases.items()}
+    score = conformance(results, case_map)
+    adapter_map = {name: {**info, "conformance": score.get(name, {"passed": 0, "denominator": 0})}
+                   for name, info in adapters.items()}
+    counts = Counter(r["status"] for r in results)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "gradspec-run",
+        "suite": {"version": SUITE_VERSION, "commit": commit, "dirty": dirty},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
+                 "machine": platform.machine(), "python": platform.python_version()},
+        "options": options,
+        "adapters": adapter_map,
+        "cases": case_map,
+        "results": sorted(results, key=lambda r: r["nodeid"]),
+        "warnings": warnings,
+        "summary": {"counts": dict(sorted(counts.items())),
+                    "executed": sum(n for s, n in counts.items() if s in EXECUTED),
+                    "total": len(results)},
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same directory and rename it into
+    place, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, indent=1, sort_keys=False, allow_nan=False) + "\n"
