@@ -171,7 +171,7 @@ def case(
     except ValueError:
         raise fail("kind", f"must be one of {[k.value for k in Kind]}") from None
     if resolved_kind is Kind.IMPLEMENTATION_DEFINED and not has_choice:
-        raise fail("expect", "an implementation-defined case must list its allowed outcomes with one_of()")
+        raise fail("kind", "an implementation-defined case must list its allowed outcomes with one_of()")
     names = [s.slot for e in exps for s in slots(e)]
     if len(names) != len(set(names)):
         raise fail("expect", f"one_of() slots must have distinct names, got {names}")
