@@ -38,7 +38,7 @@ class AdapterSpec:
 
 def load_spec(target: str, origin: str, fallback_name: str | None = None) -> AdapterSpec:
     """Import ``module:Class``; failures become an AdapterSpec carrying the error."""
-    name = fallback_name or target.rsplit(":", 1)[-1].lower()
+    name = fallback_name or target.partition(":")[0].rsplit(".", 1)[-1].lower()
     try:
         module_name, _, class_name = target.partition(":")
         if not class_name:

@@ -98,7 +98,9 @@ class AdapterBroken(RuntimeError):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[STATE_KEY] = GradspecState(config)
+    state = GradspecState(config)
+    config.stash[STATE_KEY] = state
+    state.specs  # noqa: B018 - an unknown --gradspec-adapters name is a usage error before collection
     for name in ("required", "implementation_defined", "api"):
         config.addinivalue_line("markers", f"{name}: gradspec cases of this kind")
     if not hasattr(config, "workerinput"):

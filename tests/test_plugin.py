@@ -1,0 +1,156 @@
+"""The pytest plugin end to end, in throw-away projects (pytester)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]
+
+CASES = '''
+from gradspec.case import case
+from gradspec.expect import absent, one_of, oracle, raises, value, zeros
+from gradspec.inputs import var
+from gradspec.requests import Grad
+
+square = case(id="demo.square", statement="d/dx x^2 at 3 is 6", doc="https://example.org/guide#grad",
+              tags=["tape"], inputs={"x": var(3.0)}, body=lambda ops, x: x * x, requests=Grad("x"),
+              expect=value(6.0))
+sigmoid = case(id="demo.sigmoid", statement="sigmoid gradient", doc="https://example.org/guide#sigmoid",
+               tags=["ops"], inputs={"x": var([0.3, -1.2])}, body=lambda ops, x: ops.sum(ops.sigmoid(x)),
+               requests=Grad("x"), expect=oracle())
+unconnected = case(id="demo.unconnected", statement="unconnected source", doc="https://example.org/guide#none",
+                   tags=["tape"], inputs={"x": var(3.0), "z": var(2.0)}, body=lambda ops, x, z: x * x,
+                   requests=Grad("z"), expect=one_of(absent=absent(), raises=raises("UnconnectedSource"),
+                                                     zeros=zeros()))
+'''
+EXTRA = '''
+crash = case(id="demo.crash", statement="crashes", doc="https://example.org/guide#crash", tags=["tape"],
+             inputs={"x": var(3.0)}, body=lambda ops, x: x * x, requests=Grad("x"), expect=value(6.0))
+slow = case(id="demo.slow", statement="hangs", doc="https://example.org/guide#slow", tags=["tape"],
+            inputs={"x": var(3.0)}, body=lambda ops, x: x * x, requests=Grad("x"), expect=value(6.0))
+'''
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest('pytest_plugins = ["gradspec.plugin"]\n')
+    pytester.mkdir("cases")
+    (pytester.path / "cases" / "demo.py").write_text(CASES)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    return pytester
+
+
+def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+    result = project.runpytest_subprocess("cases", "-p", "no:cacheprovider", *args)
+    latest = project.path / "reports" / "latest.json"
+    record = json.loads(latest.read_text()) if latest.exists() else {}
+    return result, record
+
+
+def cells(record: dict) -> dict:
+    return {r["nodeid"]: (r["status"], r["choices"], json.dumps(r["observed"])) for r in record["results"]}
+
+
+def test_items_have_readable_ids_and_select_by_marker_and_adapter(project):
+    result, record = run(project, "--gradspec-adapters", "numpy", "-m", "tape", "-n", "0")
+    result.assert_outcomes(passed=4)
+    ids = sorted(r["nodeid"] for r in record["results"])
+    assert "cases/demo.py::square[numpy-cpu-float32]" in ids
+    assert all("sigmoid" not in i for i in ids)
+
+
+def test_xdist_gives_the_same_record_as_a_single_process(project):
+    _, serial = run(project, "--gradspec-adapters", "numpy,scaled", "-n", "0",
+                    "--gradspec-adapter", "tests.fake_adapters:Scaled")
+    _, parallel = run(project, "--gradspec-adapters", "numpy,scaled", "-n", "2",
+                      "--gradspec-adapter", "tests.fake_adapters:Scaled")
+    assert cells(serial) == cells(parallel) and len(cells(serial)) == 12
+    assert {r["worker"] for r in parallel["results"]} <= {"gw0", "gw1"}
+
+
+def test_a_wrong_adapter_added_from_outside_fails_where_it_is_wrong(project):
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:Scaled",
+                         "--gradspec-adapters", "scaled")
+    status = {r["case"] + "/" + r["dtype"]: (r["status"], r["fail_kind"]) for r in record["results"]}
+    assert status["demo.square/float32"] == ("FAIL", "value_mismatch")
+    assert status["demo.sigmoid/float64"] == ("FAIL", "value_mismatch")
+    assert status["demo.unconnected/float32"] == ("PASS", None)   # zeros scaled are still zeros
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAIL (value_mismatch): demo.square on scaled*"])
+
+
+def test_the_oracle_is_a_reference_where_it_made_the_expected_value(project):
+    _, record = run(project, "-n", "0", "--gradspec-adapters", "numpy")
+    status = {(r["case"], r["dtype"]): r["status"] for r in record["results"]}
+    assert status[("demo.sigmoid", "float64")] == "REFERENCE"
+    assert status[("demo.square", "float64")] == "PASS"
+    assert record["adapters"]["numpy"]["conformance"] == {"passed": 2, "denominator": 2}
+
+
+def test_a_dead_worker_is_a_crash_and_the_record_stays_whole(project):
+    (project.path / "cases" / "demo.py").write_text(CASES + EXTRA)
+    result, record = run(project, "-n", "2", "--gradspec-adapter", "tests.fake_adapters:Crashing",
+                         "--gradspec-adapters", "crashing", "-k", "not slow")
+    status = {(r["case"], r["dtype"]): r["status"] for r in record["results"]}
+    assert status[("demo.crash", "float32")] == "CRASH"
+    assert status[("demo.square", "float64")] == "PASS"
+    assert len(status) == 8 and result.ret != 0
+    _validate(record)
+
+
+def test_a_hanging_item_is_a_timeout(project):
+    (project.path / "cases" / "demo.py").write_text(CASES + EXTRA)
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:Sleepy",
+                         "--gradspec-adapters", "sleepy", "-k", "slow or square", "--gradspec-timeout", "1")
+    status = {(r["case"], r["dtype"]): r["status"] for r in record["results"]}
+    assert status == {("demo.slow", "float32"): "TIMEOUT", ("demo.slow", "float64"): "TIMEOUT",
+                      ("demo.square", "float32"): "PASS", ("demo.square", "float64"): "PASS"}
+
+
+def test_a_broken_adapter_costs_only_its_own_results(project):
+    result, record = run(project, "-n", "0", "--gradspec-adapters", "numpy,cannot_construct,no_such_module",
+                         "--gradspec-adapter", "tests.fake_adapters:CannotConstruct",
+                         "--gradspec-adapter", "no_such_module:Adapter")
+    by_adapter: dict = {}
+    for r in record["results"]:
+        by_adapter.setdefault(r["adapter"], set()).add(r["status"])
+    assert by_adapter["cannot_construct"] == {"ERROR"}
+    assert by_adapter["no_such_module"] == {"ERROR"}
+    assert by_adapter["numpy"] <= {"PASS", "REFERENCE"}
+    messages = {r["message"] for r in record["results"] if r["status"] == "ERROR"}
+    assert any("no licence server" in m for m in messages)
+    assert any("adapter 'no_such_module:Adapter' failed to load: ModuleNotFoundError" in m for m in messages)
+
+
+def test_an_unknown_adapter_name_is_a_usage_error(project):
+    result, _ = run(project, "--gradspec-adapters", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown adapters*'nope'*"])
+
+
+def test_a_run_where_nothing_executed_is_not_green(project):
+    result, record = run(project, "-n", "0", "--gradspec-adapters", "numpy", "--gradspec-dtypes", "bfloat16",
+                         "-k", "square")
+    assert record == {} or record["summary"]["executed"] == 0
+    assert result.ret != 0
+
+
+def test_a_malformed_case_names_file_id_and_field(project):
+    (project.path / "cases" / "bad.py").write_text(CASES.replace("https://example.org/guide#grad",
+                                                                 "https://example.org/guide"))
+    result, _ = run(project, "--gradspec-adapters", "numpy")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*bad.py: case 'demo.square': field 'doc': *#fragment*"])
+
+
+def _validate(record: dict) -> None:
+    try:
+        from gradspec.schema import validate_record
+    except ImportError:
+        json.dumps(record, allow_nan=False)
+        return
+    validate_record(record)
