@@ -28,8 +28,9 @@ STATUSES = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "ERROR", "TIMEOUT", "CRASH", 
 EXECUTED = frozenset({"PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL"})
 
 
-class CaseTimeout(Exception):
-    """The item ran past its time limit."""
+class CaseTimeout(BaseException):
+    """The item ran past its time limit.  A BaseException, so that an adapter's
+    per-request `except Exception` cannot swallow it."""
 
 
 @dataclass

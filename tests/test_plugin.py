@@ -45,7 +45,8 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
-    result = project.runpytest_subprocess("cases", "-p", "no:cacheprovider", *args)
+    result = project.runpytest_subprocess("cases", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+                                          "-p", "no:benchmark", *args)
     latest = project.path / "reports" / "latest.json"
     record = json.loads(latest.read_text()) if latest.exists() else {}
     return result, record
