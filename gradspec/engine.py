@@ -52,6 +52,7 @@ class ItemResult:
     max_rel_err: float | None = None
     tolerance: dict[str, float] | None = None
     duration_s: float = 0.0
+    stale_denial: list[str] = field(default_factory=list)  # capabilities denied yet working here
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,8 +98,6 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
         return result
 
     missing = missing_capabilities(case, type(adapter))
-    if missing:
-        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
     if dtype not in adapter.dtypes:
         return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
     tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)
@@ -113,9 +112,12 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
             observed = adapter.execute(Program.for_case(case, dtype), RunContext(dtype, device))
     except Unsupported as exc:
         return finish("UNSUPPORTED", exc.reason)
-    except CaseTimeout as exc:
-        return finish("TIMEOUT", str(exc), error=_error(exc))
-    except Exception as exc:  # the adapter or the body broke: only this item pays
+    except (CaseTimeout, Exception) as exc:
+        if missing:  # it was only tried because a stale denial is worth knowing
+            return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
+        if isinstance(exc, CaseTimeout):
+            return finish("TIMEOUT", str(exc), error=_error(exc))
+        # the adapter or the body broke: only this item pays
         return finish("ERROR", f"adapter '{adapter.name}' raised {type(exc).__name__}: {exc}", error=_error(exc))
     try:
         result.observed = [encode_outcome(a) for a in observed]
@@ -125,6 +127,10 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
     verdict = Judge(dtype, tol).verdict(expected, observed, entry)
     result.choices = verdict.choices
     result.max_abs_err, result.max_rel_err = verdict.max_abs_err, verdict.max_rel_err
+    if missing:  # a declared opt-out is never a pass, but a denial that works is worth knowing
+        result.stale_denial = missing if verdict.ok else []
+        stale = "; it ran and passed anyway, so the denial looks stale" if verdict.ok else ""
+        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}{stale}")
     if adapter.reference and any(uses_oracle(e) for e in case.expect):
         return finish("REFERENCE", "expected values come from this adapter (the finite-difference oracle)")
     if entry is not None and entry.known_bug:

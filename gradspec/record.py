@@ -58,12 +58,39 @@ def conformance(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mappin
     return score
 
 
+def stale_claims(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mapping[str, Any]],
+                 adapters: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Capability claims the results contradict, per adapter: claimed but every
+    case needing it fails, or denied but a case needing it passed anyway."""
+    broken = {"FAIL", "ERROR", "TIMEOUT", "CRASH"}
+    by_cap: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        for cap in cases.get(r["case"], {}).get("requires", []):
+            by_cap.setdefault((r["adapter"], cap), []).append(r)
+        for cap in r.get("stale_denial") or []:
+            claims = out.setdefault(r["adapter"], [])
+            entry = next((c for c in claims if c["capability"] == cap and c["kind"] == "denied_but_working"), None)
+            if entry is None:
+                claims.append(entry := {"capability": cap, "kind": "denied_but_working", "cases": []})
+            if r["case"] not in entry["cases"]:
+                entry["cases"].append(r["case"])
+    for (adapter, cap), rs in sorted(by_cap.items()):
+        claimed = cap in adapters.get(adapter, {}).get("capabilities", [])
+        if claimed and rs and all(r["status"] in broken for r in rs):
+            out.setdefault(adapter, []).append({"capability": cap, "kind": "claimed_but_failing",
+                                                "cases": sorted({r["case"] for r in rs})})
+    return out
+
+
 def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]],
           adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     commit, dirty = suite_commit(root)
     case_map = {cid: case_entry(c, root) for cid, c in cases.items()}
     score = conformance(results, case_map)
-    adapter_map = {name: {**info, "conformance": score.get(name, {"passed": 0, "denominator": 0})}
+    stale = stale_claims(results, case_map, adapters)
+    adapter_map = {name: {**info, "conformance": score.get(name, {"passed": 0, "denominator": 0}),
+                          "stale_claims": stale.get(name, [])}
                    for name, info in adapters.items()}
     counts = Counter(r["status"] for r in results)
     return {
