@@ -1,0 +1,85 @@
+"""A complete minimal adapter: the template of docs/authoring.md.
+
+It validates HIPS autograd with nothing but the required core of the
+contract (``asarray``, ``to_numpy``, ``grad`` and an op table).  Copy it,
+replace the four marked places with your library, and run
+
+    python -m pytest cases -n auto --gradspec-adapter docs.adapter_template:MinimalAutograd
+
+Everything it does not declare (vjp, jvp, jacobians, recordings, probes,
+float16, ...) comes back UNSUPPORTED, never as a pass.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+
+from gradspec.adapter import FunctionalAdapter
+from gradspec.outcomes import ErrorKind
+from gradspec.program import RunContext
+
+
+class _LazyOps(Mapping[str, Callable[..., Any]]):
+    """The op table, built on first use so that importing this module does not
+    import the library (1. the names your library offers, from gradspec/numpy_ops.py)."""
+
+    _table: dict[str, Callable[..., Any]] | None = None
+
+    def _ops(self) -> dict[str, Callable[..., Any]]:
+        if self._table is None:
+            import autograd.numpy as anp
+
+            self._table = {
+                "sum": lambda x, axis=None: anp.sum(x, axis=axis),
+                "mean": lambda x, axis=None: anp.mean(x, axis=axis),
+                "exp": anp.exp,
+                "log": anp.log,
+                "tanh": anp.tanh,
+                "square": lambda x: x * x,
+                "sqrt": anp.sqrt,
+                "sigmoid": lambda x: 1.0 / (1.0 + anp.exp(-x)),
+                "matmul": anp.matmul,
+            }
+        return self._table
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return self._ops()[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._ops())
+
+    def __len__(self) -> int:
+        return len(self._ops())
+
+
+class MinimalAutograd(FunctionalAdapter):
+    # 2. Who you are: the name in node ids and reports, and how to find your version.
+    name: ClassVar[str] = "minimal_autograd"
+    distribution: ClassVar[str | None] = "autograd"
+    module: ClassVar[str | None] = "autograd"
+    ops: ClassVar[Mapping[str, Callable[..., Any]]] = _LazyOps()
+    capabilities: ClassVar[frozenset[str]] = frozenset({"unconnected_zero"})
+    dtypes: ClassVar[tuple[str, ...]] = ("float64",)
+
+    # 3. Arrays in and out.
+    def asarray(self, array: np.ndarray, ctx: RunContext) -> Any:
+        return np.asarray(array)
+
+    def to_numpy(self, native: Any) -> np.ndarray:
+        return np.asarray(native)
+
+    # 4. The one transform every adapter needs: the gradient of a scalar function.
+    def grad(self, f: Callable[[Any], Any], x: Any) -> Any:
+        import autograd
+
+        return autograd.grad(f)(x)
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        """Optional: map your errors to the canonical kinds (else Unclassified)."""
+        text = str(exc).lower()
+        if isinstance(exc, TypeError) and "scalar-output" in text:
+            return ErrorKind.NonScalarTarget
+        if isinstance(exc, TypeError) and "integer" in text:
+            return ErrorKind.NotDifferentiableDType
+        return ErrorKind.Unclassified

@@ -1,0 +1,53 @@
+"""The conformance run itself, as a user runs it: on the pinned framework
+versions, every case of the catalog has a result for every built-in adapter,
+and nothing is FAIL or ERROR."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILTINS = ["numpy", "tensorflow", "torch", "jax", "autograd", "jsonl"]
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("conformance")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "cases", "-n", "2", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "--gradspec-report-dir", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=3000)
+    path = out / "latest.json"
+    assert path.exists(), proc.stdout[-4000:] + proc.stderr[-4000:]
+    data = json.loads(path.read_text())
+    data["_exit"] = proc.returncode
+    data["_tail"] = proc.stdout[-6000:]
+    return data
+
+
+def test_every_case_has_a_result_for_every_builtin_adapter(record):
+    from gradspec.loader import load_cases
+
+    cases = {c.id for c in load_cases([REPO / "cases"])}
+    seen = {(r["case"], r["adapter"]) for r in record["results"]}
+    missing = sorted((c, a) for c in cases for a in BUILTINS if (c, a) not in seen)
+    assert not missing, missing[:20]
+
+
+def test_nothing_fails_or_errors_on_the_pinned_versions(record):
+    bad = [f"{r['nodeid']}: {r['status']} {r['fail_kind']}: {r['message'][:300]}" for r in record["results"]
+           if r["status"] in ("FAIL", "ERROR", "TIMEOUT", "CRASH")]
+    assert not bad, "\n".join(bad[:40])
+    assert record["_exit"] == 0, record["_tail"]
+
+
+def test_the_frameworks_really_ran(record):
+    counts = Counter((r["adapter"], r["status"]) for r in record["results"])
+    for adapter in ["tensorflow", "torch", "jax"]:
+        assert counts[(adapter, "PASS")] >= 100, counts
+    assert record["summary"]["executed"] > 0
