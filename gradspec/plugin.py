@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -225,6 +226,7 @@ class Recorder:
         self.results: dict[str, dict[str, Any]] = {}
         self.paths: list[Path] = []
         self.empty_run = False
+        self.record: dict[str, Any] | None = None
 
     @property
     def state(self) -> GradspecState:
@@ -268,21 +270,20 @@ class Recorder:
         if not self.results:
             return
         results = list(self.results.values())
-        executed = sum(r["status"] in EXECUTED for r in results)
-        if executed == 0:
+        if not any(r["status"] in EXECUTED for r in results):
             self.empty_run = True
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.record = self._record(results)
         if self.config.getoption("--gradspec-no-report"):
             return
-        record = self._record(results)
         out = Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
-        stamp = record["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
+        stamp = self.record["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
         run_path = out / f"run-{stamp}.json"
-        text = dumps(record)
+        text = dumps(self.record)
         write_atomic(run_path, text)
         write_atomic(out / "latest.json", text)
         self.paths = [run_path, out / "latest.json"]
-        self.paths += _summaries(record, out)
+        self.paths += _summaries(self.record, out)
 
     def _record(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         state = self.state
@@ -318,16 +319,21 @@ class Recorder:
                      warnings=warnings)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results:
+        record = self.record
+        if record is None:
             return
         tr = terminalreporter
         tr.section("gradspec")
-        per: dict[str, dict[str, int]] = {}
-        for r in self.results.values():
-            per.setdefault(r["adapter"], {}).setdefault(r["status"], 0)
-            per[r["adapter"]][r["status"]] += 1
+        per: dict[str, Counter[str]] = {}
+        for r in record["results"]:
+            per.setdefault(r["adapter"], Counter())[r["status"]] += 1
         for adapter, counts in sorted(per.items()):
-            tr.write_line(f"{adapter:12s} " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
+            info = record["adapters"].get(adapter, {})
+            score = info.get("conformance", {"passed": 0, "denominator": 0})
+            stale = len(info.get("stale_claims", []))
+            tr.write_line(f"{adapter:12s} {info.get('version', '?'):14s} conformance {score['passed']}/"
+                          f"{score['denominator']}  " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+                          + (f"  ({stale} stale capability claims)" if stale else ""))
         if self.empty_run:
             tr.write_line("gradspec: no case executed (every item was skipped or unsupported): not green", red=True)
         for p in self.paths:
