@@ -21,7 +21,7 @@ from .adapter import Adapter
 from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, ItemResult, run_item
-from .loader import load_case_file
+from .loader import load_case_file, load_cases
 from .record import build, dumps, write_atomic
 
 STATE_KEY = pytest.StashKey["GradspecState"]()
@@ -294,6 +294,11 @@ class Recorder:
             except CaseError:
                 continue
         warnings = []
+        try:
+            catalog = {c.id for c in load_cases([state.cases_dir])} | set(cases)
+        except CaseError as exc:
+            catalog = set(cases)
+            warnings.append(str(exc))
         adapters: dict[str, dict[str, Any]] = {}
         for spec in state.specs:
             seen_devices = sorted({r["device"] for r in results if r["adapter"] == spec.name
@@ -307,7 +312,7 @@ class Recorder:
             info.update(available=reason is None, reason=reason)
             adapters[spec.name] = info
             try:
-                unknown = state.expectations(spec).unknown_ids(set(cases))
+                unknown = state.expectations(spec).unknown_ids(catalog)
             except expectation_files.ExpectationError as exc:
                 warnings.append(str(exc))
                 continue
