@@ -346,13 +346,9 @@ class Recorder:
 
 
 def _summaries(record: dict[str, Any], out: Path) -> list[Path]:
-    """Markdown matrix and HTML dashboard beside the record, when those renderers exist."""
-    written = []
-    try:
-        from . import markdown
-    except ImportError:
-        return written
+    """The Markdown matrix and the static HTML dashboard beside the record."""
+    from . import html, markdown
+
     path = out / "summary.md"
     write_atomic(path, markdown.render(record))
-    written.append(path)
-    return written
+    return [path, html.write(record, out / "dashboard")]

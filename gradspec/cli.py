@@ -1,0 +1,175 @@
+"""The ``gradspec`` command: report, merge, diff, validate run records; list cases.
+
+Exit status: 0 success, 1 ``diff`` found something worse, 2 bad input (an
+unreadable or invalid record, a merge conflict, a bad argument).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import diff as diff_mod
+from . import html, markdown
+from .case import CaseError
+from .merge import MergeError, merge, write_record
+from .schema import RecordError, load_record
+
+EXIT_OK, EXIT_WORSE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input that is not a record problem (a missing cases folder, an unwritable path)."""
+
+
+def _load_merged(paths: Sequence[str]) -> dict[str, Any]:
+    records = [(p, load_record(p)) for p in paths]
+    return records[0][1] if len(records) == 1 else merge(records)
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    record = _load_merged(args.records)
+    if args.html:
+        page = html.render(record)
+        try:
+            index = html.save(page, args.html)
+        except OSError as exc:
+            raise UsageError(f"cannot write the dashboard to {args.html}: {exc}") from None
+        print(f"dashboard: {index}", file=sys.stderr)
+    text = markdown.render(record)
+    if args.markdown:
+        _write_text(args.markdown, text)
+        print(f"markdown: {args.markdown}", file=sys.stderr)
+    if not args.html and not args.markdown:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    record = merge([(p, load_record(p)) for p in args.records])
+    try:
+        write_record(record, Path(args.output))
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc}") from None
+    missing = record["summary"]["counts"].get("MISSING", 0)
+    print(f"merged {len(args.records)} records, {len(record['results'])} results"
+          + (f", {missing} MISSING" if missing else "") + f" -> {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    d = diff_mod.diff(load_record(args.base), load_record(args.head), args.base, args.head)
+    text = diff_mod.render(d)
+    if args.markdown:
+        _write_text(args.markdown, text)
+    print(text)
+    return EXIT_WORSE if d.worse else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    for p in args.records:
+        record = load_record(p)
+        print(f"{p}: valid ({len(record['results'])} results)")
+    return EXIT_OK
+
+
+def _default_cases_dir() -> Path:
+    here = Path("cases")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "cases"
+
+
+def _relative(file: str) -> str:
+    try:
+        return str(Path(file).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return file
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .loader import load_cases  # the loader imports case files; only this command needs it
+
+    paths = [Path(p) for p in args.paths] or [_default_cases_dir()]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or folder of cases")
+    try:
+        found = load_cases(paths)
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    chosen = [c for c in found if (not args.tag or set(args.tag) <= set(c.tags))
+              and (not args.kind or c.kind.value == args.kind)]
+    chosen.sort(key=lambda c: c.id)
+    if args.format == "json":
+        print(json.dumps([{"id": c.id, "statement": c.statement, "kind": c.kind.value, "tags": list(c.tags),
+                           "requires": sorted(c.requires), "dtypes": list(c.dtypes),
+                           "docs": [{"url": d.url, "quote": d.quote} for d in c.docs],
+                           "file": _relative(c.file), "line": c.line} for c in chosen], indent=1))
+        return EXIT_OK
+    for c in chosen:
+        print(f"{c.id}  [{c.kind.value}]  tags: {', '.join(c.tags)}")
+        print(f"    {c.statement}")
+        for d in c.docs:
+            print(f"    doc: {d.url}")
+        print(f"    source: {_relative(c.file)}:{c.line}")
+    print(f"{len(chosen)} of {len(found)} cases", file=sys.stderr)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gradspec", description="Reports on gradspec run records, and the case list.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("report", help="Markdown and/or HTML dashboard from one or more records (merged first)")
+    r.add_argument("records", nargs="+", metavar="RECORD")
+    r.add_argument("--html", metavar="DIR", help="write the static dashboard into DIR (DIR/index.html)")
+    r.add_argument("--markdown", metavar="FILE", help="write the Markdown summary to FILE")
+    r.set_defaults(func=cmd_report)
+
+    m = sub.add_parser("merge", help="merge records from several CI jobs into one")
+    m.add_argument("records", nargs="+", metavar="RECORD")
+    m.add_argument("-o", "--output", required=True, metavar="OUT")
+    m.set_defaults(func=cmd_merge)
+
+    d = sub.add_parser("diff", help="what changed from BASE to HEAD; exit 1 when anything got worse")
+    d.add_argument("base", metavar="BASE")
+    d.add_argument("head", metavar="HEAD")
+    d.add_argument("--markdown", metavar="FILE", help="also write the pull-request comment to FILE")
+    d.set_defaults(func=cmd_diff)
+
+    v = sub.add_parser("validate", help="check records against the run-record JSON Schema")
+    v.add_argument("records", nargs="+", metavar="RECORD")
+    v.set_defaults(func=cmd_validate)
+
+    ls = sub.add_parser("list", help="the cases, with their statements and sources")
+    ls.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders (default: ./cases)")
+    ls.add_argument("--tag", action="append", help="only cases with this tag (repeat: all of them)")
+    ls.add_argument("--kind", choices=["required", "implementation-defined", "api"])
+    ls.add_argument("--format", choices=["text", "json"], default="text")
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RecordError, MergeError, UsageError) as exc:
+        print(f"gradspec {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `gradspec list | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

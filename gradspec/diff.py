@@ -1,0 +1,195 @@
+"""What changed between two run records, as CI needs it: fixed, broken,
+behaviour changed, new crashes, cases added or removed, and whether anything
+got worse (the exit status a pull request is gated on).
+
+Cells are matched on (case, adapter, device, dtype) and the framework
+version: when each record holds exactly one version of an adapter, the two
+versions are matched with each other, so "did the new release change
+anything?" is one diff.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .markdown import escape, score_text
+from .merge import Cell, cell_key, dtype_rank, scores
+
+BAD = frozenset({"FAIL", "ERROR", "CRASH", "TIMEOUT", "XFAIL", "MISSING"})
+GOOD_BEFORE = frozenset({"PASS", "REFERENCE", "XFAIL"})
+BROKEN_AFTER = frozenset({"FAIL", "ERROR", "TIMEOUT"})
+LOST_AFTER = frozenset({"UNSUPPORTED", "SKIP"})
+
+# (attribute, title, worse?) in the order the report shows them.
+CATEGORIES = (
+    ("broken", "Broken", True),
+    ("new_crash", "New crashes", True),
+    ("behaviour_changed", "Behaviour changed", True),
+    ("newly_unsupported", "Newly unsupported or skipped", True),
+    ("removed_cases", "Cases removed", True),
+    ("removed_cells", "Cells no longer reported (absent or MISSING)", True),
+    ("fixed", "Fixed", False),
+    ("other", "Other status changes", False),
+    ("added_cases", "Cases added", False),
+    ("added_cells", "Cells newly reported", False),
+)
+MAX_ROWS = 50
+
+
+@dataclass
+class Change:
+    """One cell (or case) that differs; ``before``/``after`` are results or None."""
+
+    case: str
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    detail: str = ""
+
+
+@dataclass
+class Diff:
+    base_name: str
+    head_name: str
+    base: Mapping[str, Any]
+    head: Mapping[str, Any]
+    version_pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    changes: dict[str, list[Change]] = field(default_factory=lambda: {c: [] for c, _, _ in CATEGORIES})
+
+    @property
+    def worse(self) -> bool:
+        return any(self.changes[c] for c, _, bad in CATEGORIES if bad)
+
+    def count(self, worse: bool) -> int:
+        return sum(len(self.changes[c]) for c, _, bad in CATEGORIES if bad == worse)
+
+
+def _version_map(base: Mapping[str, Any], head: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """adapter -> (base version, head version) where each side holds one version and they differ."""
+    def versions(rec: Mapping[str, Any]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for r in rec["results"]:
+            out.setdefault(r["adapter"], set()).add(r["framework_version"])
+        return out
+
+    vb, vh = versions(base), versions(head)
+    return {a: (next(iter(vb[a])), next(iter(vh[a]))) for a in vb.keys() & vh.keys()
+            if len(vb[a]) == 1 and len(vh[a]) == 1 and vb[a] != vh[a]}
+
+
+def _choice_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    slots = sorted(set(before["choices"]) | set(after["choices"]))
+    return "; ".join(f"{s}: {before['choices'].get(s, '-')} -> {after['choices'].get(s, '-')}"
+                     for s in slots if before["choices"].get(s) != after["choices"].get(s))
+
+
+def _classify(b: Mapping[str, Any], a: Mapping[str, Any], impl_defined: bool) -> tuple[str, str] | None:
+    sb, sa = b["status"], a["status"]
+    choices = _choice_detail(b, a) if impl_defined else ""
+    if sa == "CRASH" and sb != "CRASH":
+        return "new_crash", a["message"]
+    if sa == "MISSING" and sb != "MISSING":
+        return "removed_cells", a["message"]
+    if sa == "PASS" and sb in BAD:
+        return "fixed", ""
+    if sb in GOOD_BEFORE and sa in BROKEN_AFTER:
+        return "broken", "; ".join(x for x in (choices, a["message"]) if x)
+    if sb == "PASS" and sa in LOST_AFTER:
+        return "newly_unsupported", a["message"]
+    if choices:
+        return "behaviour_changed", choices
+    if sa != sb:
+        return "other", a["message"]
+    return None
+
+
+def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "base",
+         head_name: str = "head") -> Diff:
+    """Compare two validated records."""
+    d = Diff(base_name, head_name, base, head, _version_map(base, head))
+
+    def aligned(r: Mapping[str, Any]) -> Cell:
+        case, adapter, version, device, dtype = cell_key(r)
+        if adapter in d.version_pairs and version == d.version_pairs[adapter][1]:
+            version = d.version_pairs[adapter][0]
+        return (case, adapter, version, device, dtype)
+
+    before = {cell_key(r): r for r in base["results"]}
+    after = {aligned(r): r for r in head["results"]}
+    base_cases, head_cases = set(base["cases"]), set(head["cases"])
+    d.changes["added_cases"] = [Change(c, detail=head["cases"][c]["statement"])
+                                for c in sorted(head_cases - base_cases)]
+    d.changes["removed_cases"] = [Change(c, detail=base["cases"][c]["statement"])
+                                  for c in sorted(base_cases - head_cases)]
+    order = sorted(before.keys() | after.keys(), key=lambda c: (c[0], c[1], c[2], c[3], dtype_rank(c[4])))
+    for key in order:
+        b, a = before.get(key), after.get(key)
+        case = key[0]
+        if b is None or a is None:
+            if case in base_cases and case in head_cases:
+                d.changes["added_cells" if b is None else "removed_cells"].append(Change(case, b, a))
+            continue
+        kind = head["cases"].get(case, {}).get("kind")
+        verdict = _classify(b, a, kind == "implementation-defined")
+        if verdict:
+            d.changes[verdict[0]].append(Change(case, b, a, verdict[1]))
+    return d
+
+
+def _where(c: Change) -> list[str]:
+    r = c.after or c.before or {}
+    version = r.get("framework_version", "")
+    if c.before and c.after and c.before["framework_version"] != c.after["framework_version"]:
+        version = f"{c.before['framework_version']} -> {c.after['framework_version']}"
+    return [escape(c.case), escape(f"{r.get('adapter', '')} {version}"), escape(r.get("device", "")),
+            escape(r.get("dtype", ""))]
+
+
+def _status(r: Mapping[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    return escape(r["status"] + (f" ({r['fail_kind']})" if r.get("fail_kind") else ""))
+
+
+def _section(title: str, changes: list[Change], cases_only: bool) -> list[str]:
+    lines = [f"### {title} ({len(changes)})", ""]
+    if cases_only:
+        lines += ["| Case | Statement |", "|---|---|"]
+        lines += [f"| {escape(c.case)} | {escape(c.detail)} |" for c in changes[:MAX_ROWS]]
+    else:
+        lines += ["| Case | Adapter | Device | dtype | Before | After | Detail |", "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_where(c) + [_status(c.before), _status(c.after), escape(c.detail)]) + " |"
+                  for c in changes[:MAX_ROWS]]
+    if len(changes) > MAX_ROWS:
+        lines += ["", f"... and {len(changes) - MAX_ROWS} more."]
+    return lines + [""]
+
+
+def _scores(d: Diff) -> list[str]:
+    sb, sa = scores(d.base), scores(d.head)
+    pairs = {(a, vb): (a, vh) for a, (vb, vh) in d.version_pairs.items()}
+    targets = set(pairs.values())
+    rows = []
+    for g in sorted(set(sb) | {h for h in sa if h not in targets}):
+        h = pairs.get(g, g)
+        old = score_text(sb[g]["passed"], sb[g]["denominator"]) if g in sb else "-"
+        new = score_text(sa[h]["passed"], sa[h]["denominator"]) if h in sa else "-"
+        version = g[1] if h == g else f"{g[1]} -> {h[1]}"
+        rows.append(f"| {escape(g[0])} | {escape(version)} | {old} | {new} |")
+    return ["| Adapter | Version | Base score | Head score |", "|---|---|---|---|", *rows, ""]
+
+
+def render(d: Diff) -> str:
+    """Markdown for a pull-request comment."""
+    verdict = (f"**{d.count(True)} change(s) for the worse**" if d.worse else "**Nothing got worse**")
+    lines = ["## gradspec diff", "",
+             f"{verdict}; {d.count(False)} other change(s).", "",
+             f"Base: {escape(d.base_name)} (commit {escape(d.base['suite']['commit'])}, {escape(d.base['created'])}). "
+             f"Head: {escape(d.head_name)} (commit {escape(d.head['suite']['commit'])}, "
+             f"{escape(d.head['created'])}).", ""]
+    lines += _scores(d)
+    summary = [f"| {title} | {len(d.changes[c])} | {'yes' if bad else 'no'} |" for c, title, bad in CATEGORIES]
+    lines += ["| Change | Count | Worse |", "|---|---|---|", *summary, ""]
+    for c, title, _ in CATEGORIES:
+        if d.changes[c]:
+            lines += _section(title, d.changes[c], c.endswith("_cases"))
+    return "\n".join(lines)
