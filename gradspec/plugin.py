@@ -262,7 +262,8 @@ class Recorder:
                             message=text.strip().splitlines()[-1][:500] if text.strip() else status,
                             error={"type": status, "message": text[-2000:], "traceback": ""},
                             duration_s=round(report.duration, 6)).to_json()
-        result.update(nodeid=report.nodeid, worker=getattr(report, "node", None) and "controller" or "main",
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        result.update(nodeid=report.nodeid, worker=getattr(gateway, "id", "main"),
                       repro=f"python -m pytest '{report.nodeid}' -n 0")
         return result
 
