@@ -175,6 +175,7 @@ class CaseItem(pytest.Item):
         try:
             adapter = state.instance(spec)
             native_devices = adapter.devices()
+            version = adapter.version()
         except AdapterBroken as exc:
             return ItemResult(**base, framework_version=version, status="ERROR", message=str(exc),
                               error={"type": "AdapterBroken", "message": str(exc), "traceback": ""})
@@ -304,8 +305,10 @@ class Recorder:
         for spec in state.specs:
             seen_devices = sorted({r["device"] for r in results if r["adapter"] == spec.name
                                    and r["status"] not in ("SKIP",)})
+            versions = [r["framework_version"] for r in results if r["adapter"] == spec.name]
             info: dict[str, Any] = {"framework": spec.cls.distribution if spec.cls else None,
-                                    "version": dist_version(spec.cls) if spec.cls else "unknown",
+                                    "version": versions[0] if versions else
+                                    dist_version(spec.cls) if spec.cls else "unknown",
                                     "devices": seen_devices, "origin": spec.origin, "target": spec.target,
                                     "capabilities": sorted(spec.cls.capabilities) if spec.cls else [],
                                     "dtypes": list(spec.cls.dtypes) if spec.cls else []}
