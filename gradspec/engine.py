@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from .adapter import Adapter
-from .case import Case
+from .case import Case, Kind
 from .expect import uses_oracle
 from .expected import ExpectationFailed, encode_expectation, resolve
 from .expectations import Entry
@@ -98,6 +98,9 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
         return result
 
     missing = missing_capabilities(case, type(adapter))
+    if adapter.reference and case.kind is Kind.IMPLEMENTATION_DEFINED:
+        return finish("UNSUPPORTED", "the reference states no convention: implementation-defined cases sit at "
+                                     "kinks, ties or singular points, where finite differences mean nothing")
     if dtype not in adapter.dtypes:
         return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
     tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)
@@ -124,7 +127,7 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
     except TypeError as exc:
         return finish("ERROR", f"adapter '{adapter.name}' answered something that is not an outcome: {exc}",
                       error=_error(exc))
-    verdict = Judge(dtype, tol).verdict(expected, observed, entry)
+    verdict = Judge(dtype, tol, reference=adapter.reference).verdict(expected, observed, entry)
     result.choices = verdict.choices
     result.max_abs_err, result.max_rel_err = verdict.max_abs_err, verdict.max_rel_err
     if missing:  # a declared opt-out is never a pass, but a denial that works is worth knowing
