@@ -1,0 +1,104 @@
+"""Control flow and custom rules: the framework's conditional and loop ops, stop_gradient,
+a custom gradient, and checkpointing.  Each needs the capability that names it; an
+adapter without it reports UNSUPPORTED."""
+from __future__ import annotations
+
+import numpy as np
+
+from gradspec.case import case
+from gradspec.expect import analytic, oracle, raises, value
+from gradspec.inputs import const, var
+from gradspec.requests import Grad
+
+X = np.array([0.5, -1.2, 2.0])
+
+CASES = [
+    case(
+        id="control.cond_true_branch",
+        statement="cond(True, sin, exp): only the taken branch is differentiated (cos x)",
+        doc=["https://www.tensorflow.org/api_docs/python/tf/cond#args",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.lax.cond.html#jax.lax.cond"],
+        tags=["control_flow", "cond"], requires=["control_flow_ops"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(ops.cond(True, lambda v: ops.sin(v), lambda v: ops.exp(v), x)),
+        requests=Grad("x"), expect=analytic(lambda x: np.cos(x)),
+    ),
+    case(
+        id="control.cond_false_branch",
+        statement="cond(False, sin, exp): the gradient is that of the false branch (exp x)",
+        doc=["https://www.tensorflow.org/api_docs/python/tf/cond#args",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.lax.cond.html#jax.lax.cond"],
+        tags=["control_flow", "cond"], requires=["control_flow_ops"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(ops.cond(False, lambda v: ops.sin(v), lambda v: ops.exp(v), x)),
+        requests=Grad("x"), expect=analytic(lambda x: np.exp(x)),
+    ),
+    case(
+        id="control.loop_repeated_map",
+        statement="a framework loop applying v -> sin(v) * 1.5 four times differentiates by the chain rule",
+        doc=["https://www.tensorflow.org/api_docs/python/tf/while_loop#args",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.lax.fori_loop.html#jax.lax.fori_loop"],
+        tags=["control_flow", "loop"], requires=["control_flow_ops"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(ops.fori_loop(4, lambda v: ops.sin(v) * 1.5, x)),
+        requests=Grad("x"), expect=oracle(),
+    ),
+    case(
+        id="control.python_loop",
+        statement="a Python loop over the recorded ops (v -> v * tanh(v), three times) is differentiated",
+        doc="https://docs.jax.dev/en/latest/control-flow.html#python-control-flow-autodiff",
+        tags=["control_flow", "loop"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(_three(ops, x)),
+        requests=Grad("x"), expect=oracle(),
+    ),
+    case(
+        id="control.stop_gradient",
+        statement="y = x * stop_gradient(x) + stop_gradient(x**2): the gradient is x (only the first factor)",
+        doc=["https://www.tensorflow.org/api_docs/python/tf/stop_gradient#args",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.lax.stop_gradient.html#jax.lax.stop_gradient"],
+        tags=["control_flow", "stop_gradient"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(x * ops.stop_gradient(x) + ops.stop_gradient(x * x)),
+        requests=Grad("x"), expect=analytic(lambda x: x),
+    ),
+    case(
+        id="control.custom_gradient_clip",
+        statement="a custom gradient clipping d(x^2)/dx to [-1, 1]: at x = 3 the gradient is 1, at x = 0.25 it "
+                  "is 0.5",
+        doc=["https://www.tensorflow.org/api_docs/python/tf/custom_gradient#args",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.custom_vjp.html#jax.custom_vjp",
+             "https://pytorch.org/docs/stable/autograd.html#function"],
+        tags=["custom_gradient"], requires=["custom_gradient"],
+        inputs={"x": var(np.array([3.0, 0.25, -2.0]))},
+        body=lambda ops, x: ops.sum(ops.clipped_square(x)),
+        requests=Grad("x"), expect=value([1.0, 0.5, -1.0]),
+    ),
+    case(
+        id="control.checkpoint",
+        statement="a checkpointed (rematerialised) block gives the same gradient as the plain block",
+        doc=["https://pytorch.org/docs/stable/checkpoint.html#torch.utils.checkpoint.checkpoint",
+             "https://docs.jax.dev/en/latest/_autosummary/jax.checkpoint.html#jax.checkpoint",
+             "https://www.tensorflow.org/api_docs/python/tf/recompute_grad#args"],
+        tags=["checkpoint"], requires=["checkpoint"],
+        inputs={"x": var(X), "c": const(np.array([0.3, -1.0, 0.7]))},
+        body=lambda ops, x, c: ops.sum(ops.checkpoint(lambda v: ops.tanh(ops.exp(v) * v), x) * c),
+        requests=Grad("x"), expect=oracle(),
+    ),
+    case(
+        id="control.inplace_modified",
+        statement="modifying in place the output of exp, which exp's backward needs, makes the gradient "
+                  "request raise",
+        doc="https://pytorch.org/docs/stable/autograd.html#in-place-correctness-checks",
+        tags=["inplace"], requires=["inplace"], kind="api",
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(ops.add_inplace(ops.exp(x), 1.0)),
+        requests=Grad("x"), expect=raises("InPlaceModified"),
+    ),
+]
+
+
+def _three(ops, x):
+    for _ in range(3):
+        x = x * ops.tanh(x)
+    return x
