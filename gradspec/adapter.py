@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
+from .case import RECORDING_CAPABILITIES
 from .outcomes import Absent, Answer, ErrorKind, Outcome, Raised, Sparse, Unsupported, Value
 from .program import OpsView, Program, RunContext, outputs, resolve_target
 from .requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
@@ -45,6 +46,9 @@ class Adapter(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
     reference: ClassVar[bool] = False  # True only for the oracle: its oracle-derived cells are REFERENCE
+    # Capabilities that do not exist in this adapter's model; cases needing one
+    # are UNSUPPORTED without being tried for a stale denial.
+    not_applicable: ClassVar[frozenset[str]] = frozenset()
 
     # -- environment -------------------------------------------------------
     @classmethod
@@ -109,6 +113,7 @@ class FunctionalAdapter(Adapter):
     """
 
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = {}
+    not_applicable: ClassVar[frozenset[str]] = RECORDING_CAPABILITIES
 
     @abstractmethod
     def asarray(self, array: np.ndarray, ctx: RunContext) -> Any:

@@ -42,6 +42,15 @@ CAPABILITIES = frozenset({
 })
 
 
+# Capabilities of the recording model.  Function-transform frameworks have no
+# recording at all: for them these are not a claim, so a case needing one is
+# UNSUPPORTED without being tried.
+RECORDING_CAPABILITIES = frozenset({
+    "recording", "single_use_recording", "persistent_recording", "watch_control", "watched_variables",
+    "variables", "trainable_flag",
+})
+
+
 class Kind(str, enum.Enum):
     """The three kinds of statement (DESIGN.md)."""
 

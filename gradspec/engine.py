@@ -101,6 +101,8 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
     if adapter.reference and case.kind is Kind.IMPLEMENTATION_DEFINED:
         return finish("UNSUPPORTED", "the reference states no convention: implementation-defined cases sit at "
                                      "kinks, ties or singular points, where finite differences mean nothing")
+    if set(missing) & adapter.not_applicable:
+        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
     if dtype not in adapter.dtypes:
         return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
     tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)

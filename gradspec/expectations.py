@@ -28,6 +28,7 @@ class Entry:
     note: str = ""
     known_bug: str = ""
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
+    dtypes: tuple[str, ...] = ()     # the item dtypes this entry covers; empty: all
 
     def choice_for(self, slot: str) -> str | None:
         return self.choices.get(slot, self.choices.get("*"))
@@ -46,9 +47,11 @@ class AdapterExpectations:
     path: Path | None
     entries: dict[str, list[Entry]] = field(default_factory=dict)
 
-    def for_case(self, case_id: str, version: str) -> Entry | None:
-        """The first entry for this case whose version range holds ``version``."""
-        return next((e for e in self.entries.get(case_id, []) if e.applies_to(version)), None)
+    def for_case(self, case_id: str, version: str, dtype: str | None = None) -> Entry | None:
+        """The first entry for this case whose version range holds ``version``
+        and whose dtypes (if it names any) hold ``dtype``."""
+        return next((e for e in self.entries.get(case_id, [])
+                     if e.applies_to(version) and (not e.dtypes or dtype in e.dtypes)), None)
 
     def unknown_ids(self, known: set[str]) -> list[str]:
         return sorted(set(self.entries) - known)
@@ -69,7 +72,7 @@ def load(path: Path) -> AdapterExpectations:
     return out
 
 
-_FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "tolerance"}
+_FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "tolerance", "dtypes"}
 
 
 def _entry(path: Path, case_id: str, table: Any) -> Entry:
@@ -103,4 +106,8 @@ def _entry(path: Path, case_id: str, table: Any) -> Entry:
         if dt not in DTYPES or not isinstance(pair, list) or len(pair) != 2:
             raise fail("tolerance", "entries must be dtype = [rtol, atol]")
         tol[dt] = Tolerance(float(pair[0]), float(pair[1]))
-    return Entry(case_id, choices, doc, versions, table.get("note", ""), table.get("known_bug", ""), tol)
+    dtypes = table.get("dtypes", [])
+    if not isinstance(dtypes, list) or set(dtypes) - set(DTYPES):
+        raise fail("dtypes", f"must be a list drawn from {list(DTYPES)}")
+    return Entry(case_id, choices, doc, versions, table.get("note", ""), table.get("known_bug", ""), tol,
+                 tuple(dtypes))

@@ -48,8 +48,10 @@ class Judge:
         self.max_abs = 0.0
         self.max_rel = 0.0
         self.compared = False
+        self.declared: Entry | None = None
 
     def verdict(self, expected: list[Any], observed: list[Answer], declared: Entry | None) -> Verdict:
+        self.declared = declared
         try:
             if len(observed) != len(expected):
                 raise Mismatch("wrong_structure", f"{len(observed)} answers for {len(expected)} requests")
@@ -124,7 +126,11 @@ class Judge:
 
     def _one_of(self, e: OneOf, o: Answer, where: str) -> None:
         reasons = []
-        for label, option in e.options.items():
+        documented = self.declared.choice_for(e.slot) if self.declared else None
+        # Where several options match the same answer, the documented one names it.
+        order = sorted(e.options, key=lambda label: label != documented)
+        for label in order:
+            option = e.options[label]
             trial = Judge(self.item_dtype, self.tolerance, self.reference)
             try:
                 trial.match(option, o, where)

@@ -183,7 +183,7 @@ class CaseItem(pytest.Item):
         if device is None:
             return ItemResult(**base, framework_version=version, status="SKIP",
                               message=f"no {self.device} visible to '{spec.name}' (it sees {native_devices})")
-        entry = state.expectations(spec).for_case(self.case.id, version)
+        entry = state.expectations(spec).for_case(self.case.id, version, self.dtype)
         result = run_item(self.case, adapter, device, self.dtype, version, entry,
                           self.config.getoption("--gradspec-timeout") or None)
         result.device = self.device

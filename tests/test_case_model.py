@@ -85,3 +85,15 @@ def test_expectation_entries_follow_version_ranges(tmp_path: Path):
     assert data.for_case("tape.u", "1.9").choice_for("choice") == "absent"
     assert data.for_case("tape.u", "2.13.0").choice_for("choice") == "zeros"
     assert data.unknown_ids({"tape.u"}) == ["tape.gone"]
+
+
+def test_expectation_entries_can_be_scoped_to_dtypes(tmp_path: Path):
+    path = tmp_path / "x.expect.toml"
+    path.write_text('[["ops.mean"]]\ndtypes = ["float32"]\nknown_bug = "https://e.org/issues/1"\n'
+                    '[["ops.mean"]]\nchoice = "x"\ndoc = "https://e.org/a#b"\n')
+    data = load(path)
+    assert data.for_case("ops.mean", "1.0", "float32").known_bug
+    assert data.for_case("ops.mean", "1.0", "float64").choice_for("choice") == "x"
+    path.write_text('["ops.mean"]\ndtypes = ["float8"]\n')
+    with pytest.raises(ExpectationError, match="field 'dtypes'"):
+        load(path)

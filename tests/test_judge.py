@@ -97,3 +97,12 @@ def test_dot_product_test():
     tangent = np.array([1.0, 2.0])
     assert judge(DotProduct(5.0, tangent), val(1.0, 2.0)).ok
     assert judge(DotProduct(5.0, tangent), val(2.0, 1.0)).fail_kind == "value_mismatch"
+
+
+def test_when_two_options_match_the_documented_one_names_the_choice():
+    same = OneOf({"plus": Resolved(np.array(2.0), "analytic"), "minus": Resolved(np.array(2.0), "analytic")},
+                 "convention")
+    assert judge(same, Value(np.float32(2.0)[()] * np.ones((), "float32"))).choices == {"convention": "plus"}
+    documented = Entry("c.x", {"*": "minus"}, doc="https://e.org/a#b")
+    v = judge(same, Value(np.ones((), "float32") * 2), declared=documented)
+    assert v.ok and v.choices == {"convention": "minus"}
