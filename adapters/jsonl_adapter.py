@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from gradspec.adapter import Adapter, structured
-from gradspec.case import DTYPES
+from gradspec.case import DTYPES, RECORDING_CAPABILITIES
 from gradspec.engine import CaseTimeout
 from gradspec.outcomes import Answer, Unsupported
 from gradspec.program import Program, RunContext
@@ -218,6 +218,7 @@ class JsonlAdapter(Adapter):
         "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
         "no_gradient_ops", "float16",
     })
+    not_applicable: ClassVar[frozenset[str]] = RECORDING_CAPABILITIES  # protocol v1 has no recording
     dtypes: ClassVar[tuple[str, ...]] = DTYPES  # the wire carries every dtype; the server's start reply narrows it
 
     @classmethod

@@ -56,6 +56,7 @@ class TorchAdapter(Adapter):
         "recording", "single_use_recording", "persistent_recording", "variables", "trainable_flag",
         "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
         "vmap", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
+        "control_flow_ops",
         "custom_gradient", "training",
     })
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
