@@ -8,11 +8,11 @@ the mapping on first use.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
-from gradspec.numpy_ops import VOCABULARY
+from gradspec.adapter import LazyOps
 from gradspec.outcomes import Unsupported
 
 Op = Callable[..., Any]
@@ -177,32 +177,7 @@ def build_ops() -> dict[str, Op]:
         "checkpoint": lambda fn, x: checkpoint(fn)(x),
         "add_inplace": unsupported("add_inplace", "autograd does not support in-place array assignment"),
     }
-    missing = set(VOCABULARY) - set(ops)
-    if missing:
-        raise LookupError(f"autograd_ops lacks vocabulary ops {sorted(missing)}")
     return ops
 
 
-class LazyOps(Mapping[str, Op]):
-    """A read-only op mapping built by ``build`` the first time it is read."""
-
-    def __init__(self, build: Callable[[], dict[str, Op]]) -> None:
-        self._build = build
-        self._ops: dict[str, Op] | None = None
-
-    def _get(self) -> dict[str, Op]:
-        if self._ops is None:
-            self._ops = self._build()
-        return self._ops
-
-    def __getitem__(self, name: str) -> Op:
-        return self._get()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-
-OPS = LazyOps(build_ops)
+OPS = LazyOps(build_ops)  # a vocabulary name missing here is UNSUPPORTED, never an error

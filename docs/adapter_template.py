@@ -15,42 +15,28 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from gradspec.adapter import FunctionalAdapter
+from gradspec.adapter import FunctionalAdapter, LazyOps
 from gradspec.outcomes import ErrorKind
 from gradspec.program import RunContext
 
 
-class _LazyOps(Mapping[str, Callable[..., Any]]):
-    """The op table, built on first use so that importing this module does not
-    import the library (1. the names your library offers, from gradspec/numpy_ops.py)."""
+def build_ops() -> dict[str, Callable[..., Any]]:
+    """1. The op table: gradspec's op names (gradspec/numpy_ops.py) mapped to your
+    functions.  Built on first use (LazyOps) so importing the adapter does not
+    import the library; a name missing here makes its cases UNSUPPORTED."""
+    import autograd.numpy as anp
 
-    _table: dict[str, Callable[..., Any]] | None = None
-
-    def _ops(self) -> dict[str, Callable[..., Any]]:
-        if self._table is None:
-            import autograd.numpy as anp
-
-            self._table = {
-                "sum": lambda x, axis=None: anp.sum(x, axis=axis),
-                "mean": lambda x, axis=None: anp.mean(x, axis=axis),
-                "exp": anp.exp,
-                "log": anp.log,
-                "tanh": anp.tanh,
-                "square": lambda x: x * x,
-                "sqrt": anp.sqrt,
-                "sigmoid": lambda x: 1.0 / (1.0 + anp.exp(-x)),
-                "matmul": anp.matmul,
-            }
-        return self._table
-
-    def __getitem__(self, name: str) -> Callable[..., Any]:
-        return self._ops()[name]
-
-    def __iter__(self) -> Any:
-        return iter(self._ops())
-
-    def __len__(self) -> int:
-        return len(self._ops())
+    return {
+        "sum": lambda x, axis=None: anp.sum(x, axis=axis),
+        "mean": lambda x, axis=None: anp.mean(x, axis=axis),
+        "exp": anp.exp,
+        "log": anp.log,
+        "tanh": anp.tanh,
+        "square": lambda x: x * x,
+        "sqrt": anp.sqrt,
+        "sigmoid": lambda x: 1.0 / (1.0 + anp.exp(-x)),
+        "matmul": anp.matmul,
+    }
 
 
 class MinimalAutograd(FunctionalAdapter):
@@ -58,7 +44,7 @@ class MinimalAutograd(FunctionalAdapter):
     name: ClassVar[str] = "minimal_autograd"
     distribution: ClassVar[str | None] = "autograd"
     module: ClassVar[str | None] = "autograd"
-    ops: ClassVar[Mapping[str, Callable[..., Any]]] = _LazyOps()
+    ops: ClassVar[Mapping[str, Callable[..., Any]]] = LazyOps(build_ops)
     capabilities: ClassVar[frozenset[str]] = frozenset({"unconnected_zero"})
     dtypes: ClassVar[tuple[str, ...]] = ("float64",)
 

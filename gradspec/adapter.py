@@ -15,7 +15,7 @@ import importlib.util
 import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
@@ -226,6 +226,29 @@ class FunctionalAdapter(Adapter):
         return Value(self.to_numpy(native))
 
 
+class LazyOps(Mapping[str, Callable[..., Any]]):
+    """A read-only op table built by ``build`` the first time it is read, so
+    that importing an adapter module does not import its framework."""
+
+    def __init__(self, build: Callable[[], dict[str, Callable[..., Any]]]) -> None:
+        self._build = build
+        self._ops: dict[str, Callable[..., Any]] | None = None
+
+    def _get(self) -> dict[str, Callable[..., Any]]:
+        if self._ops is None:
+            self._ops = self._build()
+        return self._ops
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 def function_of(program: Program, adapter_name: str, ops: Mapping[str, Callable[..., Any]],
                 natives: Mapping[str, Any], source: str, target: str) -> tuple[Callable[[Any], Any], Any]:
     """The target as a pure function of one source (an input or a marked
@@ -261,4 +284,4 @@ def structured(wrt: Any, one: Callable[[str], Answer]) -> Answer:
     return _structured(wrt, one)
 
 
-__all__ = ["API_VERSION", "Adapter", "FunctionalAdapter", "Sparse", "function_of", "structured"]
+__all__ = ["API_VERSION", "Adapter", "FunctionalAdapter", "LazyOps", "Sparse", "function_of", "structured"]

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from gradspec import html, markdown
 from gradspec.cli import main
 from gradspec.merge import scores
-from gradspec.schema import SCHEMA_PATH, RecordError, load_record, schema, validate
+from gradspec.schema import SCHEMA_PATH, RecordError, load_record, validate
 from report_fixtures import ODD_ADAPTER, ODD_CASE, sample_record, write
 
 ROOT = Path(__file__).resolve().parents[1]
