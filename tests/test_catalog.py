@@ -175,8 +175,8 @@ def _checkable(c: Case) -> bool:
     or choice for it."""
     if c.body is None or any(isinstance(r, (Probe, WatchedVariables, BatchedGrad)) for r in c.requests):
         return False
-    if NOT_THE_DERIVATIVE & set(c.tags):
-        return False
+    if NOT_THE_DERIVATIVE & set(c.tags) or c.area == "conventions":
+        return False  # conventions sit at kinks, ties and singular points: no finite difference there
     return any(_states_values(e) for e in resolve(c, "float64"))
 
 

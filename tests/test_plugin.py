@@ -58,7 +58,7 @@ def cells(record: dict) -> dict:
 
 def test_items_have_readable_ids_and_select_by_marker_and_adapter(project):
     result, record = run(project, "--gradspec-adapters", "numpy", "-m", "tape", "-n", "0")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=2, skipped=2)  # the oracle states no implementation-defined choice
     ids = sorted(r["nodeid"] for r in record["results"])
     assert "cases/demo.py::square[numpy-cpu-float32]" in ids
     assert all("sigmoid" not in i for i in ids)
@@ -121,7 +121,7 @@ def test_a_broken_adapter_costs_only_its_own_results(project):
         by_adapter.setdefault(r["adapter"], set()).add(r["status"])
     assert by_adapter["cannot_construct"] == {"ERROR"}
     assert by_adapter["no_such_module"] == {"ERROR"}
-    assert by_adapter["numpy"] <= {"PASS", "REFERENCE"}
+    assert by_adapter["numpy"] <= {"PASS", "REFERENCE", "UNSUPPORTED"}
     messages = {r["message"] for r in record["results"] if r["status"] == "ERROR"}
     assert any("no licence server" in m for m in messages)
     assert any("adapter 'no_such_module:Adapter' failed to load: ModuleNotFoundError" in m for m in messages)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -64,8 +64,14 @@ def _arrays(shape: tuple[int, ...], low: float, high: float) -> st.SearchStrateg
     return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_nan=False, allow_infinity=False))
 
 
+# autograd returns float64 gradients for float32 sources of several ops (HIPS/autograd#671); the
+# catalog reports that per case as a declared known bug (XFAIL), so here autograd is drawn in float64.
+DECLARED_DTYPE_BUGS = {("autograd", "float32")}
+
+
 def _check(adapter: Any, dtype: str, cid: str, body: Callable[..., Any], inputs: dict[str, Any],
            wrt: Any, n_out: int) -> None:
+    assume((adapter.name, dtype) not in DECLARED_DTYPE_BUGS)
     c = case(id=f"properties.{cid}_{next(_SERIAL)}", statement="drawn by hypothesis", doc=DOC, tags=["properties"],
              inputs=inputs, body=body, requests=Grad(wrt), expect=[oracle()] * n_out if n_out > 1 else oracle(),
              dtypes=[dtype], tolerance=ORACLE_TOLERANCE)
