@@ -148,5 +148,17 @@ CASES += [
         requests=BatchedGrad("x"),
         expect=analytic(lambda x, b: (1 - np.tanh(x @ b) ** 2) @ b.T),
     ),
+    case(
+        id="transforms.jvp_complex_holomorphic",
+        statement="forward mode on a holomorphic map needs no convention: the JVP of z^2 at 1+2j along 1 is 2+4j, "
+                  "never its conjugate",
+        doc=["https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html#complex-numbers-and-differentiation",
+             "https://pytorch.org/docs/stable/notes/autograd.html#complex-autograd-doc"],
+        tags=["transforms", "jvp", "forward_mode", "complex"], requires=["complex"],
+        dtypes=["complex64", "complex128"],
+        inputs={"z": var(np.array([1 + 2j, -0.5 + 0.25j]))},
+        body=lambda ops, z: z * z,
+        requests=Jvp("z", tangent=np.array([1.0 + 0j, 0.5 - 1j])),
+        expect=analytic(lambda z: 2 * z * np.array([1.0 + 0j, 0.5 - 1j])),
+    ),
 ]
-
