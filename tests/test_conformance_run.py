@@ -3,13 +3,14 @@ versions, every case of the catalog has a result for every built-in adapter,
 and nothing is FAIL or ERROR."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from gradspec.schema import load_record
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTINS = ["numpy", "tensorflow", "torch", "jax", "autograd", "jsonl"]
@@ -24,7 +25,7 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> dict:
         cwd=REPO, capture_output=True, text=True, timeout=3000)
     path = out / "latest.json"
     assert path.exists(), proc.stdout[-4000:] + proc.stderr[-4000:]
-    data = json.loads(path.read_text())
+    data = load_record(path)  # validated against the shipped JSON Schema
     data["_exit"] = proc.returncode
     data["_tail"] = proc.stdout[-6000:]
     return data

@@ -1,0 +1,85 @@
+"""Adapter discovery (built-ins, entry points, explicit, environment) and the
+record's derived facts (conformance, stale capability claims, atomic writes)."""
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+from gradspec import discovery
+from gradspec.record import conformance, stale_claims, write_atomic
+
+
+def test_every_builtin_is_found_and_loads():
+    specs = discovery.discover([], None)
+    assert [s.name for s in specs] == list(discovery.BUILTINS)
+    assert all(s.error is None and s.origin == "builtin" for s in specs)
+
+
+def test_importing_every_builtin_adapter_module_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys; from gradspec.discovery import discover; discover([], None); "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'autograd') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_explicit_environment_and_entry_point_adapters(monkeypatch: pytest.MonkeyPatch):
+    ep = importlib.metadata.EntryPoint("from_package", "tests.fake_adapters:Scaled", discovery.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(discovery.importlib.metadata, "entry_points",
+                        lambda group: [ep] if group == discovery.ENTRY_POINT_GROUP else [])
+    monkeypatch.setenv(discovery.ENV_VAR, "tests.fake_adapters:Sleepy")
+    specs = {s.name: s for s in discovery.discover(["tests.fake_adapters:Crashing"], None)}
+    assert specs["scaled"].origin == "entry-point"
+    assert specs["sleepy"].origin == "explicit" and specs["crashing"].origin == "explicit"
+
+
+def test_an_adapter_that_fails_to_load_is_named_and_kept():
+    spec = discovery.load_spec("tests.fake_adapters:NoSuchClass", "explicit")
+    assert spec.cls is None and "tests.fake_adapters:NoSuchClass" in spec.error and "AttributeError" in spec.error
+    spec = discovery.load_spec("gradspec.case:Case", "explicit")
+    assert "not a gradspec.adapter.Adapter subclass" in spec.error
+
+
+def test_selecting_an_unknown_adapter_is_an_error():
+    with pytest.raises(LookupError, match="unknown adapters"):
+        discovery.discover([], ["numpy", "nope"])
+
+
+def _r(adapter: str, case: str, status: str, stale: list[str] | None = None) -> dict:
+    return {"adapter": adapter, "case": case, "status": status, "stale_denial": stale or []}
+
+
+def test_conformance_has_a_fixed_denominator_over_required_cases():
+    cases = {"a.x": {"kind": "required"}, "a.y": {"kind": "required"}, "a.z": {"kind": "implementation-defined"}}
+    results = [_r("t", "a.x", "PASS"), _r("t", "a.y", "UNSUPPORTED"), _r("t", "a.z", "PASS"),
+               _r("o", "a.x", "REFERENCE"), _r("o", "a.y", "PASS")]
+    assert conformance(results, cases) == {"t": {"passed": 1, "denominator": 2}, "o": {"passed": 1, "denominator": 1}}
+
+
+def test_stale_claims_in_both_directions():
+    cases = {"t.p": {"requires": ["persistent_recording"]}, "t.q": {"requires": ["persistent_recording"]},
+             "t.w": {"requires": ["watch_control"]}}
+    adapters = {"x": {"capabilities": ["persistent_recording"]}}
+    results = [_r("x", "t.p", "FAIL"), _r("x", "t.q", "ERROR"), _r("x", "t.w", "UNSUPPORTED", ["watch_control"])]
+    claims = {(c["capability"], c["kind"]) for c in stale_claims(results, cases, adapters)["x"]}
+    assert claims == {("persistent_recording", "claimed_but_failing"), ("watch_control", "denied_but_working")}
+    results[0] = _r("x", "t.p", "PASS")
+    assert all(c["kind"] != "claimed_but_failing" for c in stale_claims(results, cases, adapters).get("x", []))
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    target = tmp_path / "latest.json"
+    write_atomic(target, "old\n")
+
+    def boom(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", boom)
+    with pytest.raises(OSError):
+        write_atomic(target, "new\n")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["latest.json"]
