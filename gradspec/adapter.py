@@ -58,13 +58,19 @@ class Adapter(ABC):
             return f"{cls.module} is not installed"
         return None
 
-    def version(self) -> str:
-        if not self.distribution:
+    @classmethod
+    def distribution_version(cls) -> str:
+        """The installed distribution's version, read without importing the framework."""
+        if not cls.distribution:
             return "unknown"
         try:
-            return importlib.metadata.version(self.distribution)
+            return importlib.metadata.version(cls.distribution)
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
+
+    def version(self) -> str:
+        """The version reported for results; override when there is no distribution."""
+        return self.distribution_version()
 
     def devices(self) -> list[str]:
         """Devices this adapter can run on here; "cpu" first."""

@@ -168,7 +168,7 @@ class CaseItem(pytest.Item):
         if spec.cls is None:
             return ItemResult(**base, framework_version="unknown", status="ERROR", message=spec.error or "",
                               error={"type": "AdapterLoadError", "message": spec.error or "", "traceback": ""})
-        version = dist_version(spec.cls)
+        version = spec.cls.distribution_version()
         reason = spec.cls.unavailable()
         if reason:
             return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
@@ -176,9 +176,11 @@ class CaseItem(pytest.Item):
             adapter = state.instance(spec)
             native_devices = adapter.devices()
             version = adapter.version()
-        except AdapterBroken as exc:
-            return ItemResult(**base, framework_version=version, status="ERROR", message=str(exc),
-                              error={"type": "AdapterBroken", "message": str(exc), "traceback": ""})
+        except Exception as exc:  # a broken adapter costs only its own items
+            message = str(exc) if isinstance(exc, AdapterBroken) else \
+                f"adapter '{spec.name}' failed before running: {type(exc).__name__}: {exc}"
+            return ItemResult(**base, framework_version=version, status="ERROR", message=message,
+                              error={"type": type(exc).__name__, "message": message, "traceback": ""})
         device = _native_device(self.device, native_devices)
         if device is None:
             return ItemResult(**base, framework_version=version, status="SKIP",
@@ -212,11 +214,6 @@ def _native_device(generic: str, native: list[str]) -> str | None:
     if generic == "cpu":
         return "cpu" if "cpu" in native else None
     return next((d for d in native if d != "cpu"), None)
-
-
-def dist_version(cls: type[Adapter]) -> str:
-    """The framework version without importing the framework."""
-    return Adapter.version(cls.__new__(cls))
 
 
 class Recorder:
@@ -258,7 +255,7 @@ class Recorder:
         text = str(report.longrepr)
         status = "CRASH" if "crashed" in text or "worker" in text and "died" in text else "ERROR"
         spec = next((s for s in self.state.specs if s.name == adapter), None)
-        version = dist_version(spec.cls) if spec and spec.cls else "unknown"
+        version = spec.cls.distribution_version() if spec and spec.cls else "unknown"
         result = ItemResult(case_id, adapter, version, device, dtype, status,
                             message=text.strip().splitlines()[-1][:500] if text.strip() else status,
                             error={"type": status, "message": text[-2000:], "traceback": ""},
@@ -308,7 +305,7 @@ class Recorder:
             versions = [r["framework_version"] for r in results if r["adapter"] == spec.name]
             info: dict[str, Any] = {"framework": spec.cls.distribution if spec.cls else None,
                                     "version": versions[0] if versions else
-                                    dist_version(spec.cls) if spec.cls else "unknown",
+                                    spec.cls.distribution_version() if spec.cls else "unknown",
                                     "devices": seen_devices, "origin": spec.origin, "target": spec.target,
                                     "capabilities": sorted(spec.cls.capabilities) if spec.cls else [],
                                     "dtypes": list(spec.cls.dtypes) if spec.cls else []}

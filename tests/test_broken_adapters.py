@@ -8,7 +8,6 @@ import pytest
 from gradspec import expectations
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
-from gradspec.plugin import dist_version
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {c.id: c for c in load_cases([REPO / "cases"])}
@@ -21,7 +20,7 @@ from tests.broken_adapters import ReusableTapeTensorFlow, ScaledTorch, ZerosForA
 
 def run(adapter_cls, case_id: str, dtype: str = "float32"):
     adapter = adapter_cls()
-    version = dist_version(adapter_cls)
+    version = adapter_cls.distribution_version()
     entry = expectations.load(adapter_cls.expectations_path()).for_case(case_id, version)
     return run_item(CASES[case_id], adapter, "cpu", dtype, version, entry)
 

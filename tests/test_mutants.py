@@ -8,7 +8,6 @@ import pytest
 from gradspec import expectations
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
-from gradspec.plugin import dist_version
 
 pytest.importorskip("jax")
 
@@ -19,7 +18,7 @@ CASES = {c.id: c for c in load_cases([REPO / "cases"])}
 
 
 def status(adapter_cls, case_id: str, dtype: str) -> tuple[str, str | None]:
-    version = dist_version(adapter_cls)
+    version = adapter_cls.distribution_version()
     entry = expectations.load(adapter_cls.expectations_path()).for_case(case_id, version, dtype)
     result = run_item(CASES[case_id], adapter_cls(), "cpu", dtype, version, entry)
     return result.status, result.fail_kind
