@@ -340,6 +340,8 @@ class Recorder:
             tr.write_line(f"{adapter:12s} {info.get('version', '?'):14s} conformance {score['passed']}/"
                           f"{score['denominator']}  " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
                           + (f"  ({stale} stale capability claims)" if stale else ""))
+        for warning in record["warnings"]:
+            tr.write_line(f"gradspec warning: {warning}", yellow=True)
         if self.empty_run:
             tr.write_line("gradspec: no case executed (every item was skipped or unsupported): not green", red=True)
         for p in self.paths:

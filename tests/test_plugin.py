@@ -36,11 +36,12 @@ slow = case(id="demo.slow", statement="hangs", doc="https://example.org/guide#sl
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytester.makeconftest('pytest_plugins = ["gradspec.plugin"]\n')
     pytester.mkdir("cases")
     (pytester.path / "cases" / "demo.py").write_text(CASES)
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(pytester.path),
+                                                      os.environ.get("PYTHONPATH", "")]))
     return pytester
 
 
@@ -155,3 +156,13 @@ def _validate(record: dict) -> None:
         json.dumps(record, allow_nan=False)
         return
     validate_record(record)
+
+
+def test_an_expectation_entry_naming_no_case_is_a_warning(project):
+    project.path.joinpath("fake_adapters_here.py").write_text(
+        "from tests.fake_adapters import Scaled\nclass Noted(Scaled):\n    name = 'noted'\n")
+    project.path.joinpath("fake_adapters_here.expect.toml").write_text('["demo.gone"]\nnote = "renamed"\n')
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "fake_adapters_here:Noted",
+                         "--gradspec-adapters", "noted")
+    assert any("'demo.gone' names no case" in w for w in record["warnings"])
+    result.stdout.fnmatch_lines(["*gradspec warning:*demo.gone*names no case*"])
