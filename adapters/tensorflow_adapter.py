@@ -311,10 +311,12 @@ class TensorFlowAdapter(Adapter):
     def probe_dense_layer(self, ctx: RunContext, units: int, activation: str, x: Any,
                           x_dtype: str) -> Answer:
         """A Keras Dense layer in the item dtype on inputs of ``x_dtype``: its
-        own initial weights and their gradients of mean(layer(x)**2)."""
+        own initial weights (seeded from ctx.seed, so runs repeat) and their
+        gradients of mean(layer(x)**2)."""
         tf = _tf()
         import keras
 
+        keras.utils.set_random_seed(ctx.seed)
         with tf.device(_DEVICES[ctx.device]):
             layer = keras.layers.Dense(units, activation=activation, dtype=ctx.dtype)
             inputs = tf.constant(np.asarray(x, dtype=_np_dtype(tf, x_dtype)))
