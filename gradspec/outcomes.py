@@ -111,9 +111,9 @@ class ArrayCodec:
     def encode(array: np.ndarray) -> dict[str, Any]:
         arr = np.asarray(array)
         if arr.dtype.kind == "c":
-            data: list[Any] = [[_scalar(z.real), _scalar(z.imag)] for z in arr.reshape(-1)]
+            data: list[Any] = [[scalar_to_json(z.real), scalar_to_json(z.imag)] for z in arr.reshape(-1)]
         elif arr.dtype.kind in "fiub":
-            data = [_scalar(v) for v in arr.reshape(-1).tolist()]
+            data = [scalar_to_json(v) for v in arr.reshape(-1).tolist()]
         else:
             data = [str(v) for v in arr.reshape(-1).tolist()]
         return {"dtype": _dtype_name(arr.dtype), "shape": list(arr.shape), "data": data}
@@ -124,16 +124,17 @@ class ArrayCodec:
         shape = tuple(obj["shape"])
         flat = obj["data"]
         if np.dtype(dtype).kind == "c":
-            values = [complex(_unscalar(re), _unscalar(im)) for re, im in flat]
+            values = [complex(scalar_from_json(re), scalar_from_json(im)) for re, im in flat]
         else:
-            values = [_unscalar(v) if isinstance(v, str) else v for v in flat]
+            values = [scalar_from_json(v) if isinstance(v, str) else v for v in flat]
         return np.array(values, dtype=dtype).reshape(shape)
 
 
 _SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "-0.0": -0.0}
 
 
-def _scalar(v: Any) -> Any:
+def scalar_to_json(v: Any) -> Any:
+    """A JSON scalar for one number: NaN, infinities and -0.0 become strings."""
     if isinstance(v, bool) or isinstance(v, int):
         return v
     v = float(v)
@@ -146,7 +147,8 @@ def _scalar(v: Any) -> Any:
     return v
 
 
-def _unscalar(v: Any) -> Any:
+def scalar_from_json(v: Any) -> Any:
+    """The inverse of scalar_to_json."""
     return _SPECIAL[v] if isinstance(v, str) else v
 
 
@@ -209,5 +211,5 @@ def describe(answer: Answer) -> str:
 
 __all__ = [
     "Absent", "Answer", "ArrayCodec", "ErrorKind", "Info", "Outcome", "Raised", "Sparse",
-    "Unsupported", "Value", "Zeros", "describe", "encode_outcome",
+    "Unsupported", "Value", "Zeros", "describe", "encode_outcome", "scalar_from_json", "scalar_to_json",
 ]

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from . import numpy_ops
-from .outcomes import Absent, ArrayCodec, ErrorKind, Outcome, Raised, Unsupported, Value, _scalar, _unscalar
+from .outcomes import Absent, ArrayCodec, ErrorKind, Outcome, Raised, Unsupported, Value, scalar_to_json, scalar_from_json
 from .program import OpsView, outputs
 
 PROTOCOL_VERSION = 1
@@ -182,7 +182,7 @@ def decode_index(items: list[Any]) -> tuple[Any, ...]:
 
 def decode_scalar(v: Any) -> Any:
     """A weak scalar constant: a JSON number or bool, or "nan"/"inf"/"-inf"/"-0.0"."""
-    return _unscalar(v)
+    return scalar_from_json(v)
 
 
 # -- tracing -------------------------------------------------------------------
@@ -319,7 +319,7 @@ class Tracer:
                 raise Unsupported(f"op '{op}' got a list of traced values where it takes one array")
             return {"list": [self._arg(op, v) for v in value]}
         if isinstance(value, (bool, int, float)):
-            return {"scalar": _scalar(value)}
+            return {"scalar": scalar_to_json(value)}
         arr = np.asarray(value)
         if arr.dtype.kind not in "biufc":
             raise Unsupported(f"op '{op}' got a constant of dtype {arr.dtype} the protocol cannot carry")
