@@ -7,13 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_minimal_template_gets_a_conformance_report(tmp_path: Path):
-    pytest.importorskip("autograd")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "cases/tape.py", "cases/layers.py", "-n", "0", "-q",
          "-p", "no:cacheprovider", "-p", "no:hypothesispytest",

@@ -12,9 +12,6 @@ from gradspec.loader import load_cases
 REPO = Path(__file__).resolve().parents[1]
 CASES = {c.id: c for c in load_cases([REPO / "cases"])}
 
-pytest.importorskip("torch")
-pytest.importorskip("tensorflow")
-
 from tests.broken_adapters import ReusableTapeTensorFlow, ScaledTorch, ZerosForAbsentTensorFlow  # noqa: E402
 
 

@@ -9,8 +9,6 @@ from gradspec import expectations
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
 
-pytest.importorskip("jax")
-
 from tests.mutant_adapters import ConjugateForwardMode, Float32Inside, MeanBroadcastAdd, SignErrorSigmoid  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
