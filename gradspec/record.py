@@ -10,12 +10,11 @@ import platform
 import socket
 import subprocess
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .case import Case, Kind
-from .engine import EXECUTED
+from .case import Case
+from .merge import scores, summary
 
 SCHEMA_VERSION = 1
 SUITE_VERSION = "0.1.0"
@@ -44,18 +43,6 @@ def case_entry(case: Case, root: Path) -> dict[str, Any]:
         "file": file, "line": case.line,
         "slots": {s.slot: list(s.options) for s in case.impl_slots},
     }
-
-
-def conformance(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """PASS over every required-kind result, per adapter (REFERENCE excluded)."""
-    score: dict[str, dict[str, int]] = {}
-    for r in results:
-        if cases.get(r["case"], {}).get("kind") != Kind.REQUIRED.value or r["status"] == "REFERENCE":
-            continue
-        s = score.setdefault(r["adapter"], {"passed": 0, "denominator": 0})
-        s["denominator"] += 1
-        s["passed"] += r["status"] == "PASS"
-    return score
 
 
 def stale_claims(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mapping[str, Any]],
@@ -87,12 +74,15 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
           adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     commit, dirty = suite_commit(root)
     case_map = {cid: case_entry(c, root) for cid, c in cases.items()}
-    score = conformance(results, case_map)
+    score: dict[str, dict[str, int]] = {}
+    for (adapter, _version), s in scores({"results": results, "cases": case_map}).items():
+        total = score.setdefault(adapter, {"passed": 0, "denominator": 0})
+        total["passed"] += s["passed"]
+        total["denominator"] += s["denominator"]
     stale = stale_claims(results, case_map, adapters)
     adapter_map = {name: {**info, "conformance": score.get(name, {"passed": 0, "denominator": 0}),
                           "stale_claims": stale.get(name, [])}
                    for name, info in adapters.items()}
-    counts = Counter(r["status"] for r in results)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "gradspec-run",
@@ -105,9 +95,7 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
         "cases": case_map,
         "results": sorted(results, key=lambda r: r["nodeid"]),
         "warnings": warnings,
-        "summary": {"counts": dict(sorted(counts.items())),
-                    "executed": sum(n for s, n in counts.items() if s in EXECUTED),
-                    "total": len(results)},
+        "summary": summary(results),
     }
 
 
