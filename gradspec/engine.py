@@ -16,8 +16,8 @@ from typing import Any, Iterator
 from .adapter import Adapter
 from .case import Case, Kind
 from .expect import uses_oracle
-from .expected import ExpectationFailed, encode_expectation, resolve
-from .expectations import Entry
+from .expected_values import ExpectationFailed, encode_expectation, resolve
+from .expectation_file import Entry
 from .judge import Judge, declared_summary
 from .outcomes import Unsupported, encode_outcome
 from .program import Program, RunContext

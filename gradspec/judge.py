@@ -15,8 +15,8 @@ import numpy as np
 
 from .case import Tolerance
 from .expect import AbsentIs, DerivedIs, InfoIs, OneOf, RaisesIs, ZerosIs
-from .expected import DotProduct, Resolved
-from .expectations import Entry
+from .expected_values import DotProduct, Resolved
+from .expectation_file import Entry
 from .outcomes import Absent, Answer, Info, Raised, Sparse, Value, Zeros, describe
 from .tolerance import with_order_floor
 

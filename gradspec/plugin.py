@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from . import expectations as expectation_files
+from . import expectation_file
 from .adapter import Adapter
 from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
@@ -55,7 +55,7 @@ class GradspecState:
         self.cases_dir = (self.root / config.getini("gradspec_cases")).resolve()
         self._specs: list[AdapterSpec] | None = None
         self._instances: dict[str, Adapter | Exception] = {}
-        self._expectations: dict[str, expectation_files.AdapterExpectations] = {}
+        self._expectations: dict[str, expectation_file.ExpectationFile] = {}
         opt = config.getoption
         devices = opt("--gradspec-devices")
         self.devices = (["cpu", "gpu"] if shutil.which("nvidia-smi") else ["cpu"]) if devices == "auto" \
@@ -85,10 +85,10 @@ class GradspecState:
                                 f"{type(got).__name__}: {got}")
         return got
 
-    def expectations(self, spec: AdapterSpec) -> expectation_files.AdapterExpectations:
+    def expectations(self, spec: AdapterSpec) -> expectation_file.ExpectationFile:
         if spec.name not in self._expectations and spec.cls is not None:
-            self._expectations[spec.name] = expectation_files.load(spec.cls.expectations_path())
-        return self._expectations.get(spec.name, expectation_files.AdapterExpectations(None))
+            self._expectations[spec.name] = expectation_file.load(spec.cls.expectations_path())
+        return self._expectations.get(spec.name, expectation_file.ExpectationFile(None))
 
     def is_case_file(self, path: Path) -> bool:
         return path.suffix == ".py" and not path.name.startswith("_") and self.cases_dir in path.resolve().parents
@@ -314,7 +314,7 @@ class Recorder:
             adapters[spec.name] = info
             try:
                 unknown = state.expectations(spec).unknown_ids(catalog)
-            except expectation_files.ExpectationError as exc:
+            except expectation_file.ExpectationFileError as exc:
                 warnings.append(str(exc))
                 continue
             warnings += [f"{spec.cls.expectations_path() if spec.cls else spec.name}: entry '{cid}' names no case"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gradspec import expectations
+from gradspec import expectation_file
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
 
@@ -18,7 +18,7 @@ from tests.broken_adapters import ReusableTapeTensorFlow, ScaledTorch, ZerosForA
 def run(adapter_cls, case_id: str, dtype: str = "float32"):
     adapter = adapter_cls()
     version = adapter_cls.distribution_version()
-    entry = expectations.load(adapter_cls.expectations_path()).for_case(case_id, version)
+    entry = expectation_file.load(adapter_cls.expectations_path()).for_case(case_id, version)
     return run_item(CASES[case_id], adapter, "cpu", dtype, version, entry)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from gradspec.case import CaseError, case
 from gradspec.expect import absent, one_of, value
-from gradspec.expectations import ExpectationError, load
+from gradspec.expectation_file import ExpectationFileError, load
 from gradspec.inputs import var
 from gradspec.loader import load_cases
 from gradspec.requests import Grad
@@ -69,10 +69,10 @@ def test_a_case_file_that_fails_to_import_is_named(tmp_path: Path):
 def test_expectation_files_are_validated(tmp_path: Path):
     path = tmp_path / "x.expect.toml"
     path.write_text('["tape.unconnected"]\nchoice = "absent"\ndoc = "https://e.org/no-anchor"\n')
-    with pytest.raises(ExpectationError, match=r"case 'tape.unconnected': field 'doc'"):
+    with pytest.raises(ExpectationFileError, match=r"case 'tape.unconnected': field 'doc'"):
         load(path)
     path.write_text('["tape.unconnected"]\nchoice = "absent"\ndoc = "https://e.org/a#b"\nversions = "=>2"\n')
-    with pytest.raises(ExpectationError, match="field 'versions'"):
+    with pytest.raises(ExpectationFileError, match="field 'versions'"):
         load(path)
 
 
@@ -95,5 +95,5 @@ def test_expectation_entries_can_be_scoped_to_dtypes(tmp_path: Path):
     assert data.for_case("ops.mean", "1.0", "float32").known_bug
     assert data.for_case("ops.mean", "1.0", "float64").choice_for("choice") == "x"
     path.write_text('["ops.mean"]\ndtypes = ["float8"]\n')
-    with pytest.raises(ExpectationError, match="field 'dtypes'"):
+    with pytest.raises(ExpectationFileError, match="field 'dtypes'"):
         load(path)

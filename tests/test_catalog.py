@@ -20,7 +20,7 @@ import pytest
 
 from gradspec.case import Case, Kind, Tolerance
 from gradspec.expect import AnalyticIs, DerivedIs, OneOf
-from gradspec.expected import Resolved, resolve
+from gradspec.expected_values import Resolved, resolve
 from gradspec.judge import Judge, Mismatch
 from gradspec.loader import case_files, load_cases
 from gradspec.oracle import FiniteDifferenceOracle, jacobian

@@ -6,8 +6,8 @@ import pytest
 
 from gradspec.case import Tolerance
 from gradspec.expect import AbsentIs, OneOf, RaisesIs, ZerosIs
-from gradspec.expected import DotProduct, Resolved
-from gradspec.expectations import Entry
+from gradspec.expected_values import DotProduct, Resolved
+from gradspec.expectation_file import Entry
 from gradspec.judge import Judge
 from gradspec.outcomes import Absent, ErrorKind, Raised, Sparse, Value, Zeros
 

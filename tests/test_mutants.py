@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gradspec import expectations
+from gradspec import expectation_file
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
 
@@ -17,7 +17,7 @@ CASES = {c.id: c for c in load_cases([REPO / "cases"])}
 
 def status(adapter_cls, case_id: str, dtype: str) -> tuple[str, str | None]:
     version = adapter_cls.distribution_version()
-    entry = expectations.load(adapter_cls.expectations_path()).for_case(case_id, version, dtype)
+    entry = expectation_file.load(adapter_cls.expectations_path()).for_case(case_id, version, dtype)
     result = run_item(CASES[case_id], adapter_cls(), "cpu", dtype, version, entry)
     return result.status, result.fail_kind
 

@@ -1,4 +1,4 @@
-"""Adapter expectation data: the documented choice of each implementation-
+"""An adapter's expectation file: the documented choice of each implementation-
 defined case, known bugs and tolerance overrides, keyed by case id and
 restricted to a framework version range.  Lives beside the adapter as
 ``<module>.expect.toml``."""
@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 from .case import DTYPES, Tolerance
 
 
-class ExpectationError(ValueError):
+class ExpectationFileError(ValueError):
     """Malformed expectation data: names the file, the case id and the field."""
 
 
@@ -43,7 +43,7 @@ class Entry:
 
 
 @dataclass
-class AdapterExpectations:
+class ExpectationFile:
     path: Path | None
     entries: dict[str, list[Entry]] = field(default_factory=dict)
 
@@ -57,15 +57,15 @@ class AdapterExpectations:
         return sorted(set(self.entries) - known)
 
 
-def load(path: Path) -> AdapterExpectations:
+def load(path: Path) -> ExpectationFile:
     """Read an expectation file; a missing file means no declared expectations."""
     if not path.exists():
-        return AdapterExpectations(None)
+        return ExpectationFile(None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ExpectationError(f"{path}: not valid TOML: {exc}") from None
-    out = AdapterExpectations(path)
+        raise ExpectationFileError(f"{path}: not valid TOML: {exc}") from None
+    out = ExpectationFile(path)
     for case_id, raw in data.items():
         tables = raw if isinstance(raw, list) else [raw]
         out.entries[case_id] = [_entry(path, case_id, t) for t in tables]
@@ -76,8 +76,8 @@ _FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "toleran
 
 
 def _entry(path: Path, case_id: str, table: Any) -> Entry:
-    def fail(field_name: str, message: str) -> ExpectationError:
-        return ExpectationError(f"{path}: case '{case_id}': field '{field_name}': {message}")
+    def fail(field_name: str, message: str) -> ExpectationFileError:
+        return ExpectationFileError(f"{path}: case '{case_id}': field '{field_name}': {message}")
 
     if not isinstance(table, dict):
         raise fail("(entry)", "must be a table")

@@ -1,4 +1,4 @@
-"""Turns a case's expectations into concrete float64 values for one dtype.
+"""Expected values: a case's expectations turned into concrete float64 values for one dtype.
 
 Analytic formulas run in float64 NumPy on the inputs rounded to the item's
 dtype; oracle expectations run the finite-difference oracle on the same
