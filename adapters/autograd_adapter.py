@@ -31,7 +31,7 @@ class AutogradAdapter(FunctionalAdapter):
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = OPS
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
-        "complex", "float16", "custom_gradient", "checkpoint",
+        "complex", "float16", "custom_gradient", "checkpoint", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = ("float16", "float32", "float64", "complex64", "complex128",
                                          "int32", "int64", "bool")

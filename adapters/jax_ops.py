@@ -20,8 +20,11 @@ def build_ops() -> dict[str, Op]:
     import jax.numpy as jnp
     from jax import lax
 
-    def reduce_windows(x: Any, size: int, stride: int, init: Any, op: Op) -> Any:
-        init = jnp.asarray(init, dtype=x.dtype)  # reduce_window needs an init of the operand's dtype
+    # Pooling as Flax writes it (flax.linen.max_pool / avg_pool): lax.reduce_window with a
+    # Python scalar init, which JAX recognises as the monoid's identity and differentiates.
+    # An init made with jnp.asarray is a traced value under jax.jit, and reduce_window then
+    # has no reverse-mode rule ("Linearization failed"), which no Flax user meets.
+    def reduce_windows(x: Any, size: int, stride: int, init: float, op: Op) -> Any:
         return lax.reduce_window(x, init, op, (1, size, 1), (1, stride, 1), "VALID")
 
     def max_pool1d(x: Any, window: int, stride: int) -> Any:
@@ -36,8 +39,7 @@ def build_ops() -> dict[str, Op]:
         return lax.conv_general_dilated(x, w, (stride,) * nd, [(padding, padding)] * nd,
                                         rhs_dilation=(dilation,) * nd, dimension_numbers=spec)
 
-    def pool2d(x: Any, size: int, stride: int, init: Any, op: Op) -> Any:
-        init = jnp.asarray(init, dtype=x.dtype)
+    def pool2d(x: Any, size: int, stride: int, init: float, op: Op) -> Any:
         return lax.reduce_window(x, init, op, (1, size, size, 1), (1, stride, stride, 1), "VALID")
 
     def cross_entropy(logits: Any, labels: Any) -> Any:

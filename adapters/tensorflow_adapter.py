@@ -68,7 +68,7 @@ class TensorFlowAdapter(Adapter):
         "recording", "single_use_recording", "persistent_recording", "watch_control", "watched_variables",
         "variables", "trainable_flag", "output_gradients", "unconnected_zero", "higher_order", "jacobian",
         "hessian", "forward_mode", "vmap", "sparse_gradients", "complex", "float16", "bfloat16", "layers",
-        "no_gradient_ops", "custom_gradient", "checkpoint", "control_flow_ops", "training",
+        "no_gradient_ops", "custom_gradient", "checkpoint", "control_flow_ops", "training", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128",
                                          "int32", "int64", "bool")

@@ -57,7 +57,7 @@ class TorchAdapter(Adapter):
         "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
         "vmap", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
         "control_flow_ops",
-        "custom_gradient", "training",
+        "custom_gradient", "training", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
 

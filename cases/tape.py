@@ -413,6 +413,7 @@ control_flow_branch = case(
     body=_branch_body,
     requests=Grad("x"),
     expect=value(-1.0),
+    requires=["python_control_flow"],
 )
 
 python_loop_power = case(

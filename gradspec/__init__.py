@@ -6,7 +6,7 @@ versioned by ``API_VERSION``); for case authors ``gradspec.case``,
 engine never imports a framework.
 """
 from .adapter import API_VERSION, Adapter, FunctionalAdapter
-from .record import SCHEMA_VERSION, SUITE_VERSION
+from .versions import SCHEMA_VERSION, SUITE_VERSION
 
 __version__ = SUITE_VERSION
 __all__ = ["API_VERSION", "Adapter", "FunctionalAdapter", "SCHEMA_VERSION", "__version__"]

@@ -6,7 +6,12 @@ and an op mapping; everything beyond (vjp, jvp, jacobians, recordings, probes)
 is optional and gated by declared capabilities.  Tape frameworks subclass
 ``Adapter`` and implement ``execute`` directly on their tape.
 
-API_VERSION is bumped whenever this contract changes incompatibly.
+An adapter runs in one or more execution modes (``gradspec.modes``): eager
+by default; a compiled mode runs the differentiated computation through the
+framework's compiler and reads ``ctx.mode``.
+
+API_VERSION is bumped whenever this contract changes.  Version 2 added the
+modes; a version-1 adapter still loads and runs eagerly.
 """
 from __future__ import annotations
 
@@ -21,11 +26,13 @@ import numpy as np
 
 from .case import RECORDING_CAPABILITIES
 from .outcomes import Absent, Answer, ErrorKind, Outcome, Raised, Sparse, Unsupported, Value
+from .modes import EAGER
 from .program import OpsView, Program, RunContext, outputs, resolve_target
 from .requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
-                       Vjp, WatchedVariables)
+                       Vjp, WatchedVariables, source_names)
 
-API_VERSION = 1
+API_VERSION = 2
+SUPPORTED_API_VERSIONS = (1, 2)
 
 
 class Adapter(ABC):
@@ -37,6 +44,9 @@ class Adapter(ABC):
       module        the import name whose absence makes every item SKIP
       capabilities  what the adapter supports beyond the core (gradspec.case.CAPABILITIES)
       dtypes        the dtypes it runs
+      modes         execution mode -> what it runs (gradspec.modes); ``eager`` unless declared
+      default_modes the modes a run without --gradspec-modes uses
+      mode_limits   mode -> {capability: why that mode lacks it, with a documentation link}
     """
 
     api_version: ClassVar[int] = API_VERSION
@@ -49,6 +59,9 @@ class Adapter(ABC):
     # Capabilities that do not exist in this adapter's model; cases needing one
     # are UNSUPPORTED without being tried for a stale denial.
     not_applicable: ClassVar[frozenset[str]] = frozenset()
+    modes: ClassVar[Mapping[str, str]] = {EAGER: "each operation runs as it is called"}
+    default_modes: ClassVar[tuple[str, ...]] = (EAGER,)
+    mode_limits: ClassVar[Mapping[str, Mapping[str, str]]] = {}
 
     # -- environment -------------------------------------------------------
     @classmethod
@@ -76,6 +89,20 @@ class Adapter(ABC):
         """Devices this adapter can run on here; "cpu" first."""
         return ["cpu"]
 
+    def mode_unavailable(self, mode: str) -> str | None:
+        """Why ``mode`` cannot run on this machine (a compiler toolchain is missing), or None."""
+        return None
+
+    @classmethod
+    def capabilities_in(cls, mode: str) -> frozenset[str]:
+        """The declared capabilities less those the mode documents it lacks."""
+        return cls.capabilities - frozenset(cls.mode_limits.get(mode, {}))
+
+    def settings(self, ctx: RunContext) -> dict[str, Any]:
+        """Framework settings this item runs under that change what users see
+        (a global flag the adapter sets); recorded with the result."""
+        return {}
+
     @classmethod
     def expectations_path(cls) -> Path:
         """The expectation file beside the adapter's module: ``<module>.expect.toml``."""
@@ -101,6 +128,9 @@ class Adapter(ABC):
         method = getattr(self, f"probe_{request.name}", None)
         if method is None:
             raise Unsupported(f"probe '{request.name}' is not implemented by adapter '{self.name}'")
+        if ctx.mode not in getattr(method, "modes", (EAGER,)):
+            raise Unsupported(f"probe '{request.name}' of adapter '{self.name}' has no {ctx.mode} form "
+                              f"(it runs in {list(getattr(method, 'modes', (EAGER,)))})")
         try:
             return method(ctx, **request.args)
         except Unsupported:
@@ -132,6 +162,14 @@ class FunctionalAdapter(Adapter):
     @abstractmethod
     def grad(self, f: Callable[[Any], Any], x: Any) -> Any:
         """Gradient of the scalar function f at x (the framework's own grad)."""
+
+    def grad_many(self, f: Callable[..., Any], xs: tuple[Any, ...]) -> list[Any]:
+        """Gradients of the scalar f(*xs) with respect to each argument.  One ``grad``
+        per argument by default; a framework whose users ask for all at once
+        (``jax.grad(f, argnums=...)``) overrides it."""
+        def partial(i: int) -> Callable[[Any], Any]:
+            return lambda v: f(*xs[:i], v, *xs[i + 1:])
+        return [self.grad(partial(i), x) for i, x in enumerate(xs)]
 
     def vjp(self, f: Callable[[Any], Any], x: Any, cotangent: Any) -> Any:
         raise Unsupported(f"adapter '{self.name}' has no vjp")
@@ -170,29 +208,33 @@ class FunctionalAdapter(Adapter):
         for n, inp in program.inputs.items():
             if inp.prelude is not None:
                 natives[n] = inp.prelude(OpsView(self.name, self.ops), natives[n])
-        view = OpsView(self.name, self.ops)
-        named = outputs(program.body(view, **natives), view.marks) if program.body else {}
         answers: list[Answer] = []
-        for request in program.requests:
+        for request in program.requests:  # each transform evaluates the body itself
             try:
-                answers.append(self._answer(program, request, natives, named, ctx))
+                answers.append(self._answer(program, request, natives, ctx))
             except Unsupported:
                 raise
             except Exception as exc:
                 answers.append(self.raised(exc))
         return answers
 
-    def _answer(self, program: Program, r: Request, natives: Mapping[str, Any],
-                named: Mapping[str, Any], ctx: RunContext) -> Answer:
+    def _answer(self, program: Program, r: Request, natives: Mapping[str, Any], ctx: RunContext) -> Answer:
         if isinstance(r, Probe):
             return self.probe(r, ctx)
         if isinstance(r, WatchedVariables):
             raise Unsupported(f"adapter '{self.name}' has no recording to list watched variables")
         if isinstance(r, Grad):
+            names = source_names(r.wrt)
+            if r.output_grad is None and len(names) > 1 and len(set(names)) == len(names):
+                f, xs = function_of_sources(program, self.name, self.ops, natives, tuple(names), r.target)
+                grads = iter(self.grad_many(f, xs))
+                return _structured(r.wrt, lambda _: self.outcome(next(grads)))
+
             def one(source: str) -> Answer:
                 f, x = function_of(program, self.name, self.ops, natives, source, r.target)
                 if r.output_grad is not None:
-                    return self.outcome(self.vjp(f, x, self.asarray(np.asarray(r.output_grad, dtype=self.to_numpy(f(x)).dtype), ctx)))
+                    seed = np.asarray(r.output_grad, dtype=self.output_dtype(f, x))
+                    return self.outcome(self.vjp(f, x, self.asarray(seed, ctx)))
                 return self.outcome(self.grad(f, x))
             return _structured(r.wrt, one)
         f, x = function_of(program, self.name, self.ops, natives, r.wrt, r.target)
@@ -209,7 +251,8 @@ class FunctionalAdapter(Adapter):
         if isinstance(r, Jvp):
             return self.outcome(self.jvp(f, x, self._cast_like(r.tangent, x)))
         if isinstance(r, Vjp):
-            return self.outcome(self.vjp(f, x, self._cast_like(r.cotangent, f(x))))
+            cotangent = np.asarray(r.cotangent, dtype=self.output_dtype(f, x))
+            return self.outcome(self.vjp(f, x, self.asarray(cotangent, ctx)))
         if isinstance(r, Hvp):
             return self.outcome(self.jvp(lambda v: self.grad(f, v), x, self._cast_like(r.tangent, x)))
         if isinstance(r, BatchedGrad):
@@ -225,11 +268,25 @@ class FunctionalAdapter(Adapter):
     def _cast_like(self, value: Any, like: Any) -> Any:
         return self.asarray(np.asarray(value, dtype=self.to_numpy(like).dtype), self._ctx)
 
+    def output_dtype(self, f: Callable[[Any], Any], x: Any) -> Any:
+        """The dtype of f(x), for seeds and cotangents.  Evaluates f by default; a
+        tracing framework asks its shape inference instead of running f."""
+        return self.to_numpy(f(x)).dtype
+
     def outcome(self, native: Any) -> Outcome:
         """Native gradient -> typed outcome.  Override for sparse or symbolic zeros."""
         if native is None:
             return Absent()
         return Value(self.to_numpy(native))
+
+
+def probe_modes(*modes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a ``probe_<name>`` method as answering in these modes (eager only
+    unless marked); it reads ``ctx.mode`` to run each mode's form."""
+    def mark(method: Callable[..., Any]) -> Callable[..., Any]:
+        method.modes = modes  # type: ignore[attr-defined]
+        return method
+    return mark
 
 
 class LazyOps(Mapping[str, Callable[..., Any]]):
@@ -260,20 +317,30 @@ def function_of(program: Program, adapter_name: str, ops: Mapping[str, Callable[
     """The target as a pure function of one source (an input or a marked
     intermediate), with the point to evaluate it at.  Functional transforms
     (grad, jvp, vmap) are applied to this function."""
-    is_input = source in natives
+    f, (x,) = function_of_sources(program, adapter_name, ops, natives, (source,), target)
+    return f, x
 
-    def f(v: Any) -> Any:
-        view = OpsView(adapter_name, ops, overrides={} if is_input else {source: v})
+
+def function_of_sources(program: Program, adapter_name: str, ops: Mapping[str, Callable[..., Any]],
+                        natives: Mapping[str, Any], sources: tuple[str, ...],
+                        target: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """The target as a pure function of several distinct sources, f(*values), with
+    the point: what ``jax.grad(f, argnums=(0, 1))`` differentiates in one pass."""
+    inputs = [s for s in sources if s in natives]
+    marked = [s for s in sources if s not in natives]
+
+    def f(*values: Any) -> Any:
+        given = dict(zip(sources, values))
+        view = OpsView(adapter_name, ops, overrides={s: given[s] for s in marked})
         args = dict(natives)
-        if is_input:
-            args[source] = v
+        args.update({s: given[s] for s in inputs})
         return resolve_target(outputs(program.body(view, **args), view.marks), target, program.case_id)
 
-    if is_input:
-        return f, natives[source]
+    if not marked:
+        return f, tuple(natives[s] for s in sources)
     view = OpsView(adapter_name, ops)
     named = outputs(program.body(view, **natives), view.marks)
-    return f, resolve_target(named, source, program.case_id)
+    return f, tuple(natives[s] if s in natives else resolve_target(named, s, program.case_id) for s in sources)
 
 
 def _structured(wrt: Any, one: Callable[[str], Answer]) -> Answer:
@@ -290,4 +357,5 @@ def structured(wrt: Any, one: Callable[[str], Answer]) -> Answer:
     return _structured(wrt, one)
 
 
-__all__ = ["API_VERSION", "Adapter", "FunctionalAdapter", "LazyOps", "Sparse", "function_of", "structured"]
+__all__ = ["API_VERSION", "SUPPORTED_API_VERSIONS", "Adapter", "FunctionalAdapter", "LazyOps", "Sparse",
+           "function_of", "function_of_sources", "probe_modes", "structured"]

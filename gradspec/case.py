@@ -38,6 +38,7 @@ CAPABILITIES = frozenset({
     "layers",                # the framework's own layers/modules
     "no_gradient_ops",       # ops registered without a gradient
     "custom_gradient", "checkpoint", "inplace", "control_flow_ops",
+    "python_control_flow",   # the body may branch in Python on a value it computed (if x > 0)
     "training",              # an optimisation loop over variables
 })
 

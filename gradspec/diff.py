@@ -2,7 +2,7 @@
 behaviour changed, new crashes, cases added or removed, and whether anything
 got worse (the exit status a pull request is gated on).
 
-Cells are matched on (case, adapter, device, dtype) and the framework
+Cells are matched on (case, adapter, mode, device, dtype) and the framework
 version: when each record holds exactly one version of an adapter, the two
 versions are matched with each other, so "did the new release change
 anything?" is one diff.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .markdown import escape, score_text
-from .merge import Cell, cell_key, dtype_rank, scores
+from .merge import Cell, cell_key, cell_order, scores
 
 BAD = frozenset({"FAIL", "ERROR", "CRASH", "TIMEOUT", "XFAIL", "MISSING"})
 GOOD_BEFORE = frozenset({"PASS", "REFERENCE", "XFAIL"})
@@ -108,10 +108,10 @@ def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "bas
     d = Diff(base_name, head_name, base, head, _version_map(base, head))
 
     def aligned(r: Mapping[str, Any]) -> Cell:
-        case, adapter, version, device, dtype = cell_key(r)
+        case, adapter, version, mode, device, dtype = cell_key(r)
         if adapter in d.version_pairs and version == d.version_pairs[adapter][1]:
             version = d.version_pairs[adapter][0]
-        return (case, adapter, version, device, dtype)
+        return (case, adapter, version, mode, device, dtype)
 
     before = {cell_key(r): r for r in base["results"]}
     after = {aligned(r): r for r in head["results"]}
@@ -120,7 +120,7 @@ def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "bas
                                 for c in sorted(head_cases - base_cases)]
     d.changes["removed_cases"] = [Change(c, detail=base["cases"][c]["statement"])
                                   for c in sorted(base_cases - head_cases)]
-    order = sorted(before.keys() | after.keys(), key=lambda c: (c[0], c[1], c[2], c[3], dtype_rank(c[4])))
+    order = sorted(before.keys() | after.keys(), key=cell_order)
     for key in order:
         b, a = before.get(key), after.get(key)
         case = key[0]
@@ -140,8 +140,9 @@ def _where(c: Change) -> list[str]:
     version = r.get("framework_version", "")
     if c.before and c.after and c.before["framework_version"] != c.after["framework_version"]:
         version = f"{c.before['framework_version']} -> {c.after['framework_version']}"
-    return [escape(c.case), escape(f"{r.get('adapter', '')} {version}"), escape(r.get("device", "")),
-            escape(r.get("dtype", ""))]
+    mode = r.get("mode", "eager")
+    return [escape(c.case), escape(f"{r.get('adapter', '')} {version}" + ("" if mode == "eager" else f" {mode}")),
+            escape(r.get("device", "")), escape(r.get("dtype", ""))]
 
 
 def _status(r: Mapping[str, Any] | None) -> str:
@@ -166,7 +167,7 @@ def _section(title: str, changes: list[Change], cases_only: bool) -> list[str]:
 
 def _scores(d: Diff) -> list[str]:
     sb, sa = scores(d.base), scores(d.head)
-    pairs = {(a, vb): (a, vh) for a, (vb, vh) in d.version_pairs.items()}
+    pairs = {(a, vb, m): (a, vh, m) for a, (vb, vh) in d.version_pairs.items() for m in _modes(d, a)}
     targets = set(pairs.values())
     rows = []
     for g in sorted(set(sb) | {h for h in sa if h not in targets}):
@@ -174,8 +175,12 @@ def _scores(d: Diff) -> list[str]:
         old = score_text(sb[g]["passed"], sb[g]["denominator"]) if g in sb else "-"
         new = score_text(sa[h]["passed"], sa[h]["denominator"]) if h in sa else "-"
         version = g[1] if h == g else f"{g[1]} -> {h[1]}"
-        rows.append(f"| {escape(g[0])} | {escape(version)} | {old} | {new} |")
-    return ["| Adapter | Version | Base score | Head score |", "|---|---|---|---|", *rows, ""]
+        rows.append(f"| {escape(g[0])} | {escape(version)} | {escape(g[2])} | {old} | {new} |")
+    return ["| Adapter | Version | Mode | Base score | Head score |", "|---|---|---|---|---|", *rows, ""]
+
+
+def _modes(d: Diff, adapter: str) -> set[str]:
+    return {r["mode"] for rec in (d.base, d.head) for r in rec["results"] if r["adapter"] == adapter}
 
 
 def render(d: Diff) -> str:

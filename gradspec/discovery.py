@@ -10,7 +10,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from .adapter import API_VERSION, Adapter
+from .adapter import API_VERSION, SUPPORTED_API_VERSIONS, Adapter
+from .modes import EAGER, is_mode
 
 BUILTINS: dict[str, str] = {
     "numpy": "adapters.numpy_oracle:NumpyOracleAdapter",
@@ -46,14 +47,31 @@ def load_spec(target: str, origin: str, fallback_name: str | None = None) -> Ada
         cls = getattr(importlib.import_module(module_name), class_name)
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
             raise TypeError(f"{class_name} is not a gradspec.adapter.Adapter subclass")
-        if getattr(cls, "api_version", None) != API_VERSION:
-            raise TypeError(f"{class_name} targets adapter API {cls.api_version}, this gradspec has {API_VERSION}")
+        if getattr(cls, "api_version", None) not in SUPPORTED_API_VERSIONS:
+            raise TypeError(f"{class_name} targets adapter API {cls.api_version}, this gradspec runs "
+                            f"{list(SUPPORTED_API_VERSIONS)} (current {API_VERSION})")
         if not NAME_PATTERN.match(getattr(cls, "name", "")):
             raise TypeError(f"{class_name}.name must match {NAME_PATTERN.pattern}")
+        _check_modes(cls)
     except Exception as exc:
         return AdapterSpec(_safe(name), target, origin, None, f"adapter '{target}' failed to load: "
                                                               f"{type(exc).__name__}: {exc}")
     return AdapterSpec(cls.name, target, origin, cls)
+
+
+def _check_modes(cls: type[Adapter]) -> None:
+    """Modes are item identity: a bad name or a default the adapter lacks is a load error."""
+    if cls.api_version < 2 and (set(cls.modes) != {EAGER} or tuple(cls.default_modes) != (EAGER,)):
+        raise TypeError(f"{cls.__name__} declares modes but targets adapter API {cls.api_version}; modes need API 2")
+    bad = [m for m in cls.modes if not is_mode(m)]
+    if bad:
+        raise TypeError(f"{cls.__name__}.modes: {bad} are not mode names (eager, compiled, compiled-<backend>)")
+    if not cls.default_modes or set(cls.default_modes) - set(cls.modes):
+        raise TypeError(f"{cls.__name__}.default_modes {list(cls.default_modes)} must be a non-empty subset of "
+                        f"its modes {list(cls.modes)}")
+    unknown = set(cls.mode_limits) - set(cls.modes)
+    if unknown:
+        raise TypeError(f"{cls.__name__}.mode_limits names modes it does not have: {sorted(unknown)}")
 
 
 def _safe(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Runs one item (case x adapter x device x dtype) and produces its result.
+"""Runs one item (case x adapter x mode x device x dtype) and produces its result.
 
 This is where a crashing adapter is contained: whatever it raises costs only
 its own result (ERROR), and the judge only ever sees typed answers.
@@ -10,7 +10,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterator
 
 from .adapter import Adapter
@@ -19,6 +19,7 @@ from .expect import uses_oracle
 from .expected_values import ExpectationFailed, encode_expectation, resolve
 from .expectation_file import Entry
 from .judge import Judge, declared_summary
+from .modes import EAGER
 from .outcomes import Unsupported, encode_outcome
 from .program import Program, RunContext
 from .requests import REQUEST_CAPABILITY
@@ -41,6 +42,7 @@ class ItemResult:
     device: str
     dtype: str
     status: str
+    mode: str = EAGER
     fail_kind: str | None = None
     message: str = ""
     choices: dict[str, str] = field(default_factory=dict)
@@ -52,10 +54,14 @@ class ItemResult:
     max_rel_err: float | None = None
     tolerance: dict[str, float] | None = None
     duration_s: float = 0.0
+    oracle_s: float = 0.0  # of duration_s, the time spent computing expected values (0 when cached)
+    settings: dict[str, Any] = field(default_factory=dict)  # framework settings the item ran under
+    compile_stats: dict[str, int] | None = None  # what a compiled mode's compiler did for this item
     stale_denial: list[str] = field(default_factory=list)  # capabilities denied yet working here
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow dict: the fields already hold JSON values (asdict's deep copy costs ~1 ms an item)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @contextmanager
@@ -77,17 +83,28 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def missing_capabilities(case: Case, adapter_cls: type[Adapter]) -> list[str]:
-    needed = set(case.requires) | {REQUEST_CAPABILITY[type(r)] for r in case.requests
-                                   if type(r) in REQUEST_CAPABILITY}
-    return sorted(needed - set(adapter_cls.capabilities))
+def needed_capabilities(case: Case) -> set[str]:
+    """What a case requires, with the capabilities its request types imply."""
+    return set(case.requires) | {REQUEST_CAPABILITY[type(r)] for r in case.requests if type(r) in REQUEST_CAPABILITY}
+
+
+def missing_capabilities(case: Case, adapter_cls: type[Adapter], mode: str = EAGER) -> list[str]:
+    return sorted(needed_capabilities(case) - set(adapter_cls.capabilities_in(mode)))
+
+
+def _lacks(adapter: Adapter, missing: list[str], mode: str) -> str:
+    """Why the item is UNSUPPORTED: the missing capabilities, with the mode's documented reasons."""
+    limits = adapter.mode_limits.get(mode, {})
+    why = "; ".join(f"{cap} in {mode} mode: {limits[cap]}" for cap in missing if cap in limits)
+    return f"adapter '{adapter.name}' lacks capabilities {missing}" + (f" ({why})" if why else "")
 
 
 def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str,
-             entry: Entry | None, timeout: float | None = None) -> ItemResult:
+             entry: Entry | None, timeout: float | None = None, mode: str = EAGER) -> ItemResult:
     """Execute and judge one item.  ``device`` is the adapter's own device name."""
     start = time.perf_counter()
-    result = ItemResult(case.id, adapter.name, version, device, dtype, "PASS",
+    ctx = RunContext(dtype, device, mode=mode)
+    result = ItemResult(case.id, adapter.name, version, device, dtype, "PASS", mode=mode,
                         declared=declared_summary(entry, {s.slot: s for s in case.impl_slots}))
 
     def finish(status: str, message: str = "", **extra: Any) -> ItemResult:
@@ -97,33 +114,39 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
         result.duration_s = round(time.perf_counter() - start, 6)
         return result
 
-    missing = missing_capabilities(case, type(adapter))
+    missing = missing_capabilities(case, type(adapter), mode)
     if adapter.reference and case.kind is Kind.IMPLEMENTATION_DEFINED:
         return finish("UNSUPPORTED", "the reference states no convention: implementation-defined cases sit at "
                                      "kinks, ties or singular points, where finite differences mean nothing")
     if set(missing) & adapter.not_applicable:
-        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
+        return finish("UNSUPPORTED", _lacks(adapter, missing, mode))
     if dtype not in adapter.dtypes:
         return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
     tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)
     result.tolerance = {"rtol": tol.rtol, "atol": tol.atol}
+    oracle_start = time.perf_counter()
     try:
         expected = resolve(case, dtype)
     except ExpectationFailed as exc:
         return finish("ERROR", str(exc), error=_error(exc))
+    finally:
+        result.oracle_s = round(time.perf_counter() - oracle_start, 6)
     result.expected = [encode_expectation(e) for e in expected]
     try:
+        result.settings = adapter.settings(ctx)
         with time_limit(timeout):
-            observed = adapter.execute(Program.for_case(case, dtype), RunContext(dtype, device))
+            observed = adapter.execute(Program.for_case(case, dtype), ctx)
     except Unsupported as exc:
         return finish("UNSUPPORTED", exc.reason)
     except (CaseTimeout, Exception) as exc:
         if missing:  # it was only tried because a stale denial is worth knowing
-            return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}")
+            return finish("UNSUPPORTED", _lacks(adapter, missing, mode))
         if isinstance(exc, CaseTimeout):
             return finish("TIMEOUT", str(exc), error=_error(exc))
         # the adapter or the body broke: only this item pays
         return finish("ERROR", f"adapter '{adapter.name}' raised {type(exc).__name__}: {exc}", error=_error(exc))
+    finally:
+        result.compile_stats = dict(ctx.stats) or None
     try:
         result.observed = [encode_outcome(a) for a in observed]
     except TypeError as exc:
@@ -135,7 +158,7 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
     if missing:  # a declared opt-out is never a pass, but a denial that works is worth knowing
         result.stale_denial = missing if verdict.ok else []
         stale = "; it ran and passed anyway, so the denial looks stale" if verdict.ok else ""
-        return finish("UNSUPPORTED", f"adapter '{adapter.name}' lacks capabilities {missing}{stale}")
+        return finish("UNSUPPORTED", _lacks(adapter, missing, mode) + stale)
     if adapter.reference and any(uses_oracle(e) for e in case.expect):
         return finish("REFERENCE", "expected values come from this adapter (the finite-difference oracle)")
     if entry is not None and entry.known_bug:

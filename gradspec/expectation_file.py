@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from .case import DTYPES, Tolerance
+from .modes import EAGER, is_mode
 
 
 class ExpectationFileError(ValueError):
@@ -29,6 +30,7 @@ class Entry:
     known_bug: str = ""
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     dtypes: tuple[str, ...] = ()     # the item dtypes this entry covers; empty: all
+    modes: tuple[str, ...] = ()      # the execution modes this entry covers; empty: all
 
     def choice_for(self, slot: str) -> str | None:
         return self.choices.get(slot, self.choices.get("*"))
@@ -47,11 +49,12 @@ class ExpectationFile:
     path: Path | None
     entries: dict[str, list[Entry]] = field(default_factory=dict)
 
-    def for_case(self, case_id: str, version: str, dtype: str | None = None) -> Entry | None:
+    def for_case(self, case_id: str, version: str, dtype: str | None = None, mode: str = EAGER) -> Entry | None:
         """The first entry for this case whose version range holds ``version``
-        and whose dtypes (if it names any) hold ``dtype``."""
+        and whose dtypes and modes (where it names any) hold ``dtype`` and ``mode``."""
         return next((e for e in self.entries.get(case_id, [])
-                     if e.applies_to(version) and (not e.dtypes or dtype in e.dtypes)), None)
+                     if e.applies_to(version) and (not e.dtypes or dtype in e.dtypes)
+                     and (not e.modes or mode in e.modes)), None)
 
     def unknown_ids(self, known: set[str]) -> list[str]:
         return sorted(set(self.entries) - known)
@@ -72,7 +75,7 @@ def load(path: Path) -> ExpectationFile:
     return out
 
 
-_FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "tolerance", "dtypes"}
+_FIELDS = {"choice", "choices", "doc", "versions", "note", "known_bug", "tolerance", "dtypes", "modes"}
 
 
 def _entry(path: Path, case_id: str, table: Any) -> Entry:
@@ -109,5 +112,8 @@ def _entry(path: Path, case_id: str, table: Any) -> Entry:
     dtypes = table.get("dtypes", [])
     if not isinstance(dtypes, list) or set(dtypes) - set(DTYPES):
         raise fail("dtypes", f"must be a list drawn from {list(DTYPES)}")
+    modes = table.get("modes", [])
+    if not isinstance(modes, list) or not all(isinstance(m, str) and is_mode(m) for m in modes):
+        raise fail("modes", "must be a list of mode names (eager, compiled, compiled-<backend>)")
     return Entry(case_id, choices, doc, versions, table.get("note", ""), table.get("known_bug", ""), tol,
-                 tuple(dtypes))
+                 tuple(dtypes), tuple(modes))

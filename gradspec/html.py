@@ -29,11 +29,12 @@ def _template(name: str) -> str:
 
 def model(record: Mapping[str, Any]) -> dict[str, Any]:
     """What the page needs, precomputed here so Markdown and HTML agree on the arithmetic:
-    columns (adapter x version x device x dtype), rows (cases by area), scores per adapter."""
+    columns (adapter x version x mode x device x dtype), rows (cases by area), scores per
+    adapter, version and mode."""
     results = record["results"]
     per_group = scores(record)
-    columns = sorted({(r["adapter"], r["framework_version"], r["device"], r["dtype"]) for r in results},
-                     key=lambda c: (c[0], c[1], c[2], dtype_rank(c[3])))
+    columns = sorted({(r["adapter"], r["framework_version"], r["mode"], r["device"], r["dtype"]) for r in results},
+                     key=lambda c: (*c[:4], dtype_rank(c[4])))
     col_index = {c: i for i, c in enumerate(columns)}
     case_ids = set(record["cases"]) | {r["case"] for r in results}
     cases = []
@@ -46,23 +47,24 @@ def model(record: Mapping[str, Any]) -> dict[str, Any]:
     row_index = {c["id"]: i for i, c in enumerate(cases)}
     groups = []
     for g in sorted(per_group):
-        info = adapter_info(record, *g) or {}
+        info = adapter_info(record, g[0], g[1]) or {}
         s = per_group[g]
-        groups.append({"adapter": g[0], "version": g[1], "framework": info.get("framework") or "",
+        groups.append({"adapter": g[0], "version": g[1], "mode": g[2], "framework": info.get("framework") or "",
+                       "mode_info": info.get("modes", {}).get(g[2], ""),
                        "devices": info.get("devices", []), "available": info.get("available", True),
                        "reason": info.get("reason"), "capabilities": info.get("capabilities", []),
                        "stale_claims": info.get("stale_claims", []),
                        "passed": s["passed"], "denominator": s["denominator"], "counts": dict(s["counts"])})
-    group_index = {(g["adapter"], g["version"]): i for i, g in enumerate(groups)}
-    cells = [{**r, "row": row_index[r["case"]], "col": col_index[(r["adapter"], r["framework_version"],
+    group_index = {(g["adapter"], g["version"], g["mode"]): i for i, g in enumerate(groups)}
+    cells = [{**r, "row": row_index[r["case"]], "col": col_index[(r["adapter"], r["framework_version"], r["mode"],
                                                                      r["device"], r["dtype"])],
               "group": group_index[group_key(r)]} for r in results]
     return {
         "meta": {k: record[k] for k in ("schema_version", "suite", "created", "host", "options", "summary",
                                         "warnings")} | {"merged_from": record.get("merged_from", [])},
         "statuses": list(STATUSES), "short": SHORT,
-        "columns": [{"adapter": a, "version": v, "device": d, "dtype": t, "group": group_index[(a, v)]}
-                    for a, v, d, t in columns],
+        "columns": [{"adapter": a, "version": v, "mode": m, "device": d, "dtype": t, "group": group_index[(a, v, m)]}
+                    for a, v, m, d, t in columns],
         "groups": groups, "cases": cases, "results": cells,
     }
 

@@ -34,7 +34,8 @@ def link(label: str, url: str) -> str:
 
 
 def group_label(group: Group) -> str:
-    return f"{group[0]} {group[1]}"
+    """``torch 2.13.0``, with the mode where it is not eager: ``torch 2.13.0 compiled``."""
+    return " ".join(group if group[2] != "eager" else group[:2])
 
 
 def score_text(passed: int, denominator: int) -> str:
@@ -71,16 +72,16 @@ def _header(record: Mapping[str, Any]) -> list[str]:
 def _scores(record: Mapping[str, Any], groups: list[Group], per_group: dict[Group, Any]) -> list[str]:
     rows = []
     for g in groups:
-        info = adapter_info(record, *g) or {}
+        info = adapter_info(record, g[0], g[1]) or {}
         s = per_group[g]
         note = "" if info.get("available", True) else f" (unavailable: {escape(info.get('reason') or '')})"
-        rows.append([escape(g[0]) + note, escape(info.get("framework") or ""), escape(g[1]),
+        rows.append([escape(g[0]) + note, escape(info.get("framework") or ""), escape(g[1]), escape(g[2]),
                      escape(", ".join(info.get("devices", []))), score_text(s["passed"], s["denominator"]),
                      _counts_text(s["counts"])])
     return ["## Conformance", "",
-            "Score: PASS over every result of a required case (REFERENCE cells excluded); "
-            "implementation-defined choices are listed below, not scored.", "",
-            *_table(["Adapter", "Framework", "Version", "Devices", "Score", "Results"], rows), "",
+            "Score: PASS over every result of a required case (REFERENCE cells excluded), per adapter, "
+            "version and execution mode; implementation-defined choices are listed below, not scored.", "",
+            *_table(["Adapter", "Framework", "Version", "Mode", "Devices", "Score", "Results"], rows), "",
             *_stale_claims(record)]
 
 

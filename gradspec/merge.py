@@ -1,6 +1,6 @@
 """Cells, scores and merging of run records.
 
-A cell is one (case, adapter, framework_version, device, dtype).  Records from
+A cell is one (case, adapter, framework_version, mode, device, dtype).  Records from
 several CI jobs (one framework, version or device each) merge into one; a cell
 reported twice with different outcomes is an error that names it, and a cell
 that a job should have produced but did not becomes a MISSING result, so a
@@ -18,14 +18,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .modes import item_params
 from .schema import json_safe, validate
 
 STATUSES = ("PASS", "FAIL", "ERROR", "CRASH", "TIMEOUT", "MISSING", "XFAIL", "UNSUPPORTED", "SKIP", "REFERENCE")
 NOT_EXECUTED = frozenset({"SKIP", "UNSUPPORTED", "MISSING"})
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128", "int32", "int64", "bool")
 
-Cell = tuple[str, str, str, str, str]
-Group = tuple[str, str]
+Cell = tuple[str, str, str, str, str, str]
+Group = tuple[str, str, str]
 
 
 class MergeError(ValueError):
@@ -33,12 +34,17 @@ class MergeError(ValueError):
 
 
 def cell_key(result: Mapping[str, Any]) -> Cell:
-    return (result["case"], result["adapter"], result["framework_version"], result["device"], result["dtype"])
+    return (result["case"], result["adapter"], result["framework_version"], result["mode"], result["device"],
+            result["dtype"])
+
+
+def cell_order(cell: Cell) -> tuple[Any, ...]:
+    return (*cell[:5], dtype_rank(cell[5]))
 
 
 def group_key(result: Mapping[str, Any]) -> Group:
-    """The unit that is scored: one adapter at one framework version."""
-    return (result["adapter"], result["framework_version"])
+    """The unit that is scored: one adapter at one framework version in one mode."""
+    return (result["adapter"], result["framework_version"], result["mode"])
 
 
 def dtype_rank(dtype: str) -> tuple[int, str]:
@@ -57,8 +63,8 @@ def case_kind(record: Mapping[str, Any], case_id: str) -> str:
 
 
 def scores(record: Mapping[str, Any]) -> dict[Group, dict[str, Any]]:
-    """Per (adapter, version): PASS over a fixed denominator of every result of a
-    required-kind case (REFERENCE excluded), plus counts of every status."""
+    """Per (adapter, version, mode): PASS over a fixed denominator of every result
+    of a required-kind case (REFERENCE excluded), plus counts of every status."""
     out: dict[Group, dict[str, Any]] = {}
     for r in record["results"]:
         g = out.setdefault(group_key(r), {"passed": 0, "denominator": 0, "counts": Counter()})
@@ -81,8 +87,8 @@ def _same_outcome(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def _cell_name(cell: Cell) -> str:
-    case, adapter, version, device, dtype = cell
-    return f"{case} [{adapter} {version} {device} {dtype}]"
+    case, adapter, version, mode, device, dtype = cell
+    return f"{case} [{adapter} {version} {mode} {device} {dtype}]"
 
 
 def _check_compatible(records: list[tuple[str, dict[str, Any]]]) -> None:
@@ -118,6 +124,7 @@ def _merge_adapters(records: list[tuple[str, dict[str, Any]]]) -> dict[tuple[str
                 merged[key] = copy.deepcopy(info)
                 continue
             m = merged[key]
+            m["modes"] = {**m.get("modes", {}), **info.get("modes", {})}
             m["devices"] = sorted(set(m["devices"]) | set(info["devices"]))
             m["capabilities"] = sorted(set(m["capabilities"]) | set(info["capabilities"]))
             m["dtypes"] = sorted(set(m["dtypes"]) | set(info["dtypes"]), key=dtype_rank)
@@ -136,13 +143,14 @@ def _union_claims(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict
     return [{"capability": cap, "kind": kind, "cases": sorted(cases)} for (cap, kind), cases in sorted(out.items())]
 
 
-def _missing_result(case_id: str, case: Mapping[str, Any], adapter: str, version: str, device: str,
+def _missing_result(case_id: str, case: Mapping[str, Any], adapter: str, version: str, mode: str, device: str,
                     dtype: str, job: str) -> dict[str, Any]:
-    nodeid = f"{case.get('file', 'cases')}::{case_id.rsplit('.', 1)[-1]}[{adapter}-{device}-{dtype}]"
+    nodeid = f"{case.get('file', 'cases')}::{case_id.rsplit('.', 1)[-1]}[{item_params(adapter, mode, device, dtype)}]"
     return {
-        "nodeid": nodeid, "case": case_id, "adapter": adapter, "framework_version": version,
+        "nodeid": nodeid, "case": case_id, "adapter": adapter, "framework_version": version, "mode": mode,
         "device": device, "dtype": dtype, "status": "MISSING", "fail_kind": None,
-        "message": f"No result: {job} ran {adapter} {version} on {device} and should have produced this cell.",
+        "message": f"No result: {job} ran {adapter} {version} {mode} on {device} and should have produced "
+                   f"this cell.",
         "choices": {}, "declared": {}, "expected": None, "observed": None, "error": None,
         "max_abs_err": None, "max_rel_err": None, "tolerance": None, "duration_s": 0.0, "worker": "none",
         "repro": f"python -m pytest {shlex.quote(nodeid)}",
@@ -174,27 +182,33 @@ def merge(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     for case_id, *_rest, dtype in results:
         dtypes_of.setdefault(case_id, set()).add(dtype)
     for name, rec in records:
+        ran_modes: dict[str, set[str]] = {}
+        for r in rec["results"]:
+            ran_modes.setdefault(r["adapter"], set()).add(r["mode"])
         for adapter, info in rec["adapters"].items():
             adapter = adapter.split("@", 1)[0]
-            for device in info["devices"]:
-                for case_id, case in cases.items():
-                    for dtype in sorted(dtypes_of.get(case_id, ()), key=dtype_rank):
-                        key = (case_id, adapter, info["version"], device, dtype)
-                        if key not in results:
-                            results[key] = _missing_result(case_id, case, adapter, info["version"], device, dtype,
-                                                           name)
-                            origin[key] = name
+            for mode in sorted(ran_modes.get(adapter, ())):
+                for device in info["devices"]:
+                    for case_id, case in cases.items():
+                        for dtype in sorted(dtypes_of.get(case_id, ()), key=dtype_rank):
+                            key = (case_id, adapter, info["version"], mode, device, dtype)
+                            if key not in results:
+                                results[key] = _missing_result(case_id, case, adapter, info["version"], mode,
+                                                               device, dtype, name)
+                                origin[key] = name
 
-    ordered = [results[k] for k in sorted(results, key=lambda c: (c[0], c[1], c[2], c[3], dtype_rank(c[4])))]
+    ordered = [results[k] for k in sorted(results, key=cell_order)]
     adapters = _merge_adapters(records)
     versions = Counter(name for name, _ in adapters)
     out_adapters = {(name if versions[name] == 1 else f"{name}@{version}"): info
                     for (name, version), info in sorted(adapters.items())}
     merged = {"results": ordered, "cases": cases, "adapters": out_adapters}
-    for (name, version), s in scores(merged).items():
+    for info in out_adapters.values():
+        info["conformance"] = {}
+    for (name, version, mode), s in scores(merged).items():
         info = adapter_info(merged, name, version)
         if info is not None:
-            info["conformance"] = {"passed": s["passed"], "denominator": s["denominator"]}
+            info["conformance"][mode] = {"passed": s["passed"], "denominator": s["denominator"]}
 
     first = records[0][1]
     hosts = [rec["host"] for _, rec in records]
@@ -208,6 +222,8 @@ def merge(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                                                                                "python")},
         "options": {
             "adapters": sorted({a for _, rec in records for a in rec["options"]["adapters"]}),
+            "modes": None if any(rec["options"].get("modes") is None for _, rec in records)
+            else sorted({m for _, rec in records for m in rec["options"]["modes"]}),
             "devices": sorted({d for _, rec in records for d in rec["options"]["devices"]}),
             "dtypes": None if any(d is None for d in dtype_opts)
             else sorted({d for ds in dtype_opts for d in ds}, key=dtype_rank),
@@ -232,7 +248,7 @@ def write_record(record: Mapping[str, Any], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(json_safe(record), fh, indent=1, allow_nan=False)
+            json.dump(json_safe(record), fh, separators=(",", ":"), allow_nan=False)
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:

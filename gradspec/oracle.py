@@ -79,7 +79,7 @@ class FiniteDifferenceOracle(FunctionalAdapter):
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = numpy_ops.VOCABULARY
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
-        "control_flow_ops", "checkpoint",
+        "control_flow_ops", "checkpoint", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
 

@@ -1,16 +1,22 @@
-"""pytest integration: each (case, adapter, device, dtype) is one item.
+"""pytest integration: each (case, adapter, mode, device, dtype) is one item.
 
 Results travel on pytest's report objects (``user_properties``) and are
 gathered on the controller in ``pytest_runtest_logreport``, so ``-n auto``
 and ``-n 0`` produce the same record.  A worker that dies mid-item reaches
 the controller as a failed report without a result: that item is CRASH.
+
+Expected values are computed once per case and dtype in each worker process
+(``gradspec.expected_values``), whichever adapters it runs.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
+import resource
 import shutil
-from collections import Counter
+import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,7 +28,7 @@ from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, ItemResult, run_item
 from .loader import load_case_file, load_cases
-from .record import build, dumps, write_atomic
+from .modes import EAGER, is_mode, item_params, parse_item_params
 
 STATE_KEY = pytest.StashKey["GradspecState"]()
 PROPERTY = "gradspec"
@@ -35,6 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated adapter names to run (default: every adapter found)")
     group.addoption("--gradspec-adapter", action="append", default=[], metavar="MODULE:CLASS",
                     help="add an adapter from outside the repository (repeatable; also $GRADSPEC_ADAPTER)")
+    group.addoption("--gradspec-modes", default=None,
+                    help="comma-separated execution modes (eager, compiled, compiled-<backend>) or 'all'; "
+                         "default: each adapter's default modes")
     group.addoption("--gradspec-devices", default="auto",
                     help="comma-separated devices: cpu, gpu; 'auto' adds gpu when nvidia-smi is present")
     group.addoption("--gradspec-dtypes", default=None, help="comma-separated dtypes to keep")
@@ -56,11 +65,29 @@ class GradspecState:
         self._specs: list[AdapterSpec] | None = None
         self._instances: dict[str, Adapter | Exception] = {}
         self._expectations: dict[str, expectation_file.ExpectationFile] = {}
+        self._memo: dict[tuple[str, str], Any] = {}
         opt = config.getoption
         devices = opt("--gradspec-devices")
         self.devices = (["cpu", "gpu"] if shutil.which("nvidia-smi") else ["cpu"]) if devices == "auto" \
             else [d.strip() for d in devices.split(",") if d.strip()]
         self.dtypes = [d.strip() for d in opt("--gradspec-dtypes").split(",")] if opt("--gradspec-dtypes") else None
+        modes = opt("--gradspec-modes")
+        self.modes: list[str] | None = None if modes is None or modes.strip() == "all" else \
+            [m.strip() for m in modes.split(",") if m.strip()]
+        self.all_modes = modes is not None and modes.strip() == "all"
+        bad = [m for m in self.modes or [] if not is_mode(m)]
+        if bad:
+            raise pytest.UsageError(f"--gradspec-modes: {bad} are not modes (eager, compiled, compiled-<backend>, all)")
+
+    def modes_for(self, spec: AdapterSpec) -> list[str]:
+        """The modes this run gives an adapter: its defaults, or those asked for that it has."""
+        if spec.cls is None:
+            return [EAGER] if self.modes is None or EAGER in self.modes else []
+        if self.all_modes:
+            return list(spec.cls.modes)
+        if self.modes is None:
+            return list(spec.cls.default_modes)
+        return [m for m in spec.cls.modes if m in self.modes]
 
     @property
     def specs(self) -> list[AdapterSpec]:
@@ -90,6 +117,22 @@ class GradspecState:
             self._expectations[spec.name] = expectation_file.load(spec.cls.expectations_path())
         return self._expectations.get(spec.name, expectation_file.ExpectationFile(None))
 
+    def distribution_version(self, spec: AdapterSpec) -> str:
+        """Read once per process: importlib.metadata parses the METADATA file on every call."""
+        return self._once(("version", spec.name), spec.cls.distribution_version)  # type: ignore[union-attr]
+
+    def unavailable(self, spec: AdapterSpec) -> str | None:
+        return self._once(("unavailable", spec.name), spec.cls.unavailable)  # type: ignore[union-attr]
+
+    def _once(self, key: tuple[str, str], compute: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def mode_unavailable(self, spec: AdapterSpec, adapter: Adapter, mode: str) -> str | None:
+        """Why a mode cannot run here, asked once per adapter and mode."""
+        return self._once((f"mode {mode}", spec.name), lambda: adapter.mode_unavailable(mode))
+
     def is_case_file(self, path: Path) -> bool:
         return path.suffix == ".py" and not path.name.startswith("_") and self.cases_dir in path.resolve().parents
 
@@ -106,6 +149,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: gradspec cases of this kind")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(config), "gradspec-recorder")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: report its peak memory to the controller.  In any process
+    that ran cases: freeze the heap, whose frameworks' objects pytest's end-of-run
+    garbage collections (and interpreter shutdown) would otherwise walk for seconds."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["gradspec_peak_rss_mib"] = peak_rss_mib()
+    if any(isinstance(item, CaseItem) for item in session.items):
+        gc.freeze()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -126,15 +187,17 @@ class CaseFile(pytest.File):
             for tag in case.tags:
                 self.config.addinivalue_line("markers", f"{tag}: gradspec tag")
             dtypes = [d for d in case.dtypes if state.dtypes is None or d in state.dtypes]
+            markers = [*case.tags, case.kind.value.replace("-", "_")]
             for spec in state.specs:
-                for device in state.devices:
-                    for dtype in dtypes:
-                        item = CaseItem.from_parent(self, name=f"{case.name}[{spec.name}-{device}-{dtype}]",
-                                                    case=case, spec=spec, device=device, dtype=dtype)
-                        for tag in case.tags:
-                            item.add_marker(tag)
-                        item.add_marker(case.kind.value.replace("-", "_"))
-                        yield item
+                for mode in state.modes_for(spec):
+                    for device in state.devices:
+                        for dtype in dtypes:
+                            name = f"{case.name}[{item_params(spec.name, mode, device, dtype)}]"
+                            item = CaseItem.from_parent(self, name=name, case=case, spec=spec, mode=mode,
+                                                        device=device, dtype=dtype)
+                            for marker in markers:
+                                item.add_marker(marker)
+                            yield item
 
 
 class GradspecFailure(Exception):
@@ -144,9 +207,9 @@ class GradspecFailure(Exception):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: Case, spec: AdapterSpec, device: str, dtype: str, **kwargs: Any) -> None:
+    def __init__(self, *, case: Case, spec: AdapterSpec, mode: str, device: str, dtype: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.case, self.spec, self.device, self.dtype = case, spec, device, dtype
+        self.case, self.spec, self.mode, self.device, self.dtype = case, spec, mode, device, dtype
 
     def runtest(self) -> None:
         result = self._run()
@@ -164,18 +227,18 @@ class CaseItem(pytest.Item):
     def _run(self) -> ItemResult:
         state: GradspecState = self.config.stash[STATE_KEY]
         spec = self.spec
-        base = dict(case=self.case.id, adapter=spec.name, device=self.device, dtype=self.dtype)
+        base = dict(case=self.case.id, adapter=spec.name, mode=self.mode, device=self.device, dtype=self.dtype)
         if spec.cls is None:
             return ItemResult(**base, framework_version="unknown", status="ERROR", message=spec.error or "",
                               error={"type": "AdapterLoadError", "message": spec.error or "", "traceback": ""})
-        version = spec.cls.distribution_version()
-        reason = spec.cls.unavailable()
+        version = state.distribution_version(spec)
+        reason = state.unavailable(spec)
         if reason:
             return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
         try:
             adapter = state.instance(spec)
-            native_devices = adapter.devices()
-            version = adapter.version()
+            native_devices = state._once(("devices", spec.name), adapter.devices)
+            version = state._once(("adapter version", spec.name), adapter.version)
         except Exception as exc:  # a broken adapter costs only its own items
             message = str(exc) if isinstance(exc, AdapterBroken) else \
                 f"adapter '{spec.name}' failed before running: {type(exc).__name__}: {exc}"
@@ -185,9 +248,12 @@ class CaseItem(pytest.Item):
         if device is None:
             return ItemResult(**base, framework_version=version, status="SKIP",
                               message=f"no {self.device} visible to '{spec.name}' (it sees {native_devices})")
-        entry = state.expectations(spec).for_case(self.case.id, version, self.dtype)
+        reason = state.mode_unavailable(spec, adapter, self.mode)
+        if reason:
+            return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
+        entry = state.expectations(spec).for_case(self.case.id, version, self.dtype, self.mode)
         result = run_item(self.case, adapter, device, self.dtype, version, entry,
-                          self.config.getoption("--gradspec-timeout") or None)
+                          self.config.getoption("--gradspec-timeout") or None, self.mode)
         result.device = self.device
         return result
 
@@ -199,15 +265,18 @@ class CaseItem(pytest.Item):
         if isinstance(excinfo.value, GradspecFailure):
             r = excinfo.value.result
             lines = [f"{r.status}{f' ({r.fail_kind})' if r.fail_kind else ''}: {self.case.id} on {r.adapter} "
-                     f"{r.framework_version} {r.device} {r.dtype}", f"  statement: {self.case.statement}",
+                     f"{r.framework_version} {r.mode} {r.device} {r.dtype}", f"  statement: {self.case.statement}",
                      f"  {r.message}", f"  documented at: {self.case.docs[0].url}"]
             if r.error and r.error.get("traceback"):
                 lines.append(r.error["traceback"])
             return "\n".join(lines)
+        if isinstance(excinfo.value, pytest.xfail.Exception):  # a known bug: its message says it all
+            return str(excinfo.value)
         return str(super().repr_failure(excinfo, style))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.case.line - 1, f"{self.case.id} [{self.spec.name}-{self.device}-{self.dtype}]"
+        return self.path, self.case.line - 1, \
+            f"{self.case.id} [{item_params(self.spec.name, self.mode, self.device, self.dtype)}]"
 
 
 def _native_device(generic: str, native: list[str]) -> str | None:
@@ -221,6 +290,7 @@ class Recorder:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.worker_rss: dict[str, float] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.paths: list[Path] = []
         self.empty_run = False
@@ -229,6 +299,12 @@ class Recorder:
     @property
     def state(self) -> GradspecState:
         return self.config.stash[STATE_KEY]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        rss = getattr(node, "workeroutput", {}).get("gradspec_peak_rss_mib")
+        if rss is not None:
+            self.worker_rss[node.gateway.id] = rss
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         prop = dict(report.user_properties).get(PROPERTY)
@@ -247,7 +323,10 @@ class Recorder:
         if not sep or "[" not in name or not self.state.is_case_file(path):
             return None
         base, params = name[:-1].split("[", 1)
-        adapter, device, dtype = params.rsplit("-", 2)
+        try:
+            adapter, mode, device, dtype = parse_item_params(params)
+        except ValueError:
+            return None
         try:
             case_id = next(c.id for c in load_case_file(path) if c.name == base)
         except (CaseError, StopIteration):
@@ -256,7 +335,7 @@ class Recorder:
         status = "CRASH" if "crashed" in text or "worker" in text and "died" in text else "ERROR"
         spec = next((s for s in self.state.specs if s.name == adapter), None)
         version = spec.cls.distribution_version() if spec and spec.cls else "unknown"
-        result = ItemResult(case_id, adapter, version, device, dtype, status,
+        result = ItemResult(case_id, adapter, version, device, dtype, status, mode=mode,
                             message=text.strip().splitlines()[-1][:500] if text.strip() else status,
                             error={"type": status, "message": text[-2000:], "traceback": ""},
                             duration_s=round(report.duration, 6)).to_json()
@@ -268,6 +347,7 @@ class Recorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.results:
             return
+        gc.freeze()  # see the module-level pytest_sessionfinish
         results = list(self.results.values())
         if not any(r["status"] in EXECUTED for r in results):
             self.empty_run = True
@@ -275,6 +355,8 @@ class Recorder:
         self.record = self._record(results)
         if self.config.getoption("--gradspec-no-report"):
             return
+        from .record import dumps, write_atomic
+
         out = Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
         stamp = self.record["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
         run_path = out / f"run-{stamp}.json"
@@ -304,6 +386,7 @@ class Recorder:
                                    and r["status"] not in ("SKIP",)})
             versions = [r["framework_version"] for r in results if r["adapter"] == spec.name]
             info: dict[str, Any] = {"framework": spec.cls.distribution if spec.cls else None,
+                                    "modes": dict(spec.cls.modes) if spec.cls else {EAGER: ""},
                                     "version": versions[0] if versions else
                                     spec.cls.distribution_version() if spec.cls else "unknown",
                                     "devices": seen_devices, "origin": spec.origin, "target": spec.target,
@@ -319,10 +402,15 @@ class Recorder:
                 continue
             warnings += [f"{spec.cls.expectations_path() if spec.cls else spec.name}: entry '{cid}' names no case"
                          for cid in unknown]
-        options = {"adapters": [s.name for s in state.specs], "devices": state.devices, "dtypes": state.dtypes,
+        options = {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes
+                   else ["all"], "devices": state.devices, "dtypes": state.dtypes,
                    "workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
+        workers = self.worker_rss or {"main": peak_rss_mib()}
+        resources = {"peak_rss_mib": workers}
+        from .record import build
+
         return build(root=state.root, cases=cases, results=results, adapters=adapters, options=options,
-                     warnings=warnings)
+                     warnings=warnings, resources=resources)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         record = self.record
@@ -330,16 +418,18 @@ class Recorder:
             return
         tr = terminalreporter
         tr.section("gradspec")
-        per: dict[str, Counter[str]] = {}
+        per: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for r in record["results"]:
-            per.setdefault(r["adapter"], Counter())[r["status"]] += 1
-        for adapter, counts in sorted(per.items()):
+            per[(r["adapter"], r["mode"])][r["status"]] += 1
+        for (adapter, mode), counts in sorted(per.items()):
             info = record["adapters"].get(adapter, {})
-            score = info.get("conformance", {"passed": 0, "denominator": 0})
+            score = info.get("conformance", {}).get(mode, {"passed": 0, "denominator": 0})
             stale = len(info.get("stale_claims", []))
-            tr.write_line(f"{adapter:12s} {info.get('version', '?'):14s} conformance {score['passed']}/"
+            tr.write_line(f"{adapter:12s} {mode:9s} {info.get('version', '?'):14s} conformance {score['passed']}/"
                           f"{score['denominator']}  " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
                           + (f"  ({stale} stale capability claims)" if stale else ""))
+        for line in slowest_cases(record["results"]):
+            tr.write_line(line)
         for warning in record["warnings"]:
             tr.write_line(f"gradspec warning: {warning}", yellow=True)
         if self.empty_run:
@@ -348,9 +438,27 @@ class Recorder:
             tr.write_line(f"gradspec report: {p}")
 
 
+def slowest_cases(results: list[dict[str, Any]], count: int = 5) -> list[str]:
+    """The cases whose items took longest in all, each with its slowest item, so a slow
+    case is seen the day it lands."""
+    total: dict[str, float] = defaultdict(float)
+    slowest: dict[str, dict[str, Any]] = {}
+    for r in results:
+        total[r["case"]] += r["duration_s"]
+        if r["case"] not in slowest or r["duration_s"] > slowest[r["case"]]["duration_s"]:
+            slowest[r["case"]] = r
+    ranked = sorted(total, key=lambda c: -total[c])[:count]
+    if not ranked:
+        return []
+    lines = [f"slowest {len(ranked)} cases (all their items; the slowest item):"]
+    lines += [f"  {total[c]:7.2f} s  {c}  ({slowest[c]['duration_s']:.2f} s {slowest[c]['nodeid']})" for c in ranked]
+    return lines
+
+
 def _summaries(record: dict[str, Any], out: Path) -> list[Path]:
     """The Markdown matrix and the static HTML dashboard beside the record."""
     from . import html, markdown
+    from .record import write_atomic
 
     path = out / "summary.md"
     write_atomic(path, markdown.render(record))

@@ -2,7 +2,7 @@
 dtype, ready for an adapter to turn into its own tensors."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -14,11 +14,15 @@ from .requests import Request
 
 @dataclass(frozen=True)
 class RunContext:
-    """Where and how an item runs."""
+    """Where and how an item runs.  ``stats`` is where a compiled mode counts
+    what its compiler did for this item (compilations, graph breaks); the
+    record keeps it."""
 
     dtype: str
     device: str = "cpu"
     seed: int = 0
+    mode: str = "eager"
+    stats: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

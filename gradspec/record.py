@@ -15,9 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from .case import Case
 from .merge import scores, summary
-
-SCHEMA_VERSION = 1
-SUITE_VERSION = "0.1.0"
+from .versions import SCHEMA_VERSION, SUITE_VERSION
 
 
 def suite_commit(root: Path) -> tuple[str, bool]:
@@ -71,17 +69,15 @@ def stale_claims(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mappi
 
 
 def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]],
-          adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+          adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str],
+          resources: dict[str, Any] | None = None) -> dict[str, Any]:
     commit, dirty = suite_commit(root)
     case_map = {cid: case_entry(c, root) for cid, c in cases.items()}
-    score: dict[str, dict[str, int]] = {}
-    for (adapter, _version), s in scores({"results": results, "cases": case_map}).items():
-        total = score.setdefault(adapter, {"passed": 0, "denominator": 0})
-        total["passed"] += s["passed"]
-        total["denominator"] += s["denominator"]
+    score: dict[str, dict[str, dict[str, int]]] = {}
+    for (adapter, _version, mode), s in scores({"results": results, "cases": case_map}).items():
+        score.setdefault(adapter, {})[mode] = {"passed": s["passed"], "denominator": s["denominator"]}
     stale = stale_claims(results, case_map, adapters)
-    adapter_map = {name: {**info, "conformance": score.get(name, {"passed": 0, "denominator": 0}),
-                          "stale_claims": stale.get(name, [])}
+    adapter_map = {name: {**info, "conformance": score.get(name, {}), "stale_claims": stale.get(name, [])}
                    for name, info in adapters.items()}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -96,6 +92,7 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
         "results": sorted(results, key=lambda r: r["nodeid"]),
         "warnings": warnings,
         "summary": summary(results),
+        **({"resources": resources} if resources else {}),
     }
 
 
@@ -116,4 +113,5 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    """Strict, compact JSON (a record is read by tools; ``jq .`` pretty-prints it)."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"

@@ -15,8 +15,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from .versions import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION
+
 SCHEMA_PATH = Path(__file__).with_name("run-record.schema.json")
-SCHEMA_VERSION = 1
 _MAX_REPORTED = 5
 
 
@@ -68,10 +69,33 @@ def load_record(path: Path | str) -> dict[str, Any]:
         ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         hint = " (the file looks truncated)" if ends_early else ""
         raise RecordError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
-    if isinstance(record, dict) and record.get("schema_version") not in (None, SCHEMA_VERSION):
+    if isinstance(record, dict) and record.get("schema_version") not in (None, *READABLE_SCHEMA_VERSIONS):
         raise RecordError(f"{path}: schema_version {record.get('schema_version')!r} is not supported "
-                          f"(this gradspec reads version {SCHEMA_VERSION})")
+                          f"(this gradspec reads versions {list(READABLE_SCHEMA_VERSIONS)})")
+    if isinstance(record, dict) and record.get("schema_version") == 1:
+        record = upgrade_v1(record)
     validate(record, str(path))
+    return record
+
+
+def upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 record in version 2's form: every result ran eagerly, and each
+    adapter's one score is its eager score.  Anything malformed is left for the
+    schema to name."""
+    record = dict(record, schema_version=SCHEMA_VERSION)
+    for r in record.get("results") or []:
+        if isinstance(r, dict):
+            r.setdefault("mode", "eager")
+    for info in (record.get("adapters") or {}).values():
+        if isinstance(info, dict):
+            info.setdefault("modes", {"eager": "each operation runs as it is called"})
+            score = info.get("conformance")
+            if isinstance(score, dict) and "passed" in score:
+                info["conformance"] = {"eager": score}
+    for options in [record.get("options"), *(m.get("options") for m in record.get("merged_from") or []
+                                             if isinstance(m, dict))]:
+        if isinstance(options, dict):
+            options.setdefault("modes", None)
     return record
 
 

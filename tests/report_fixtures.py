@@ -91,7 +91,8 @@ def result(case: str, adapter: str, version: str, device: str, dtype: str, statu
     name = case.rsplit(".", 1)[-1]
     nodeid = f"cases/{case.split('.')[0]}.py::{name}[{adapter}-{device}-{dtype}]"
     r: dict[str, Any] = {
-        "nodeid": nodeid, "case": case, "adapter": adapter, "framework_version": version, "device": device,
+        "nodeid": nodeid, "case": case, "adapter": adapter, "framework_version": version, "mode": "eager",
+        "device": device,
         "dtype": dtype, "status": status, "fail_kind": None, "message": m(f"{status} because"),
         "choices": {}, "declared": {},
         "expected": [expect_value([27.0], dtype)], "observed": [value([27.0], dtype)],
@@ -122,8 +123,9 @@ def result(case: str, adapter: str, version: str, device: str, dtype: str, statu
 
 
 def adapter_entry(framework: str, version: str, devices: list[str]) -> dict[str, Any]:
-    return {"framework": framework, "version": version, "devices": devices, "capabilities": ["recording"],
-            "dtypes": list(DTYPES), "available": True, "reason": None, "conformance": {"passed": 0, "denominator": 0}}
+    return {"framework": framework, "version": version, "modes": {"eager": "as called"}, "devices": devices,
+            "capabilities": ["recording"], "dtypes": list(DTYPES), "available": True, "reason": None,
+            "conformance": {}}
 
 
 def record(results: list[dict[str, Any]], adapters: dict[str, dict[str, Any]], cases: dict[str, Any] | None = None,
@@ -137,13 +139,14 @@ def record(results: list[dict[str, Any]], adapters: dict[str, dict[str, Any]], c
     for name, info in adapters.items():
         mine = [r for r in results if r["adapter"] == name and cases[r["case"]]["kind"] == "required"
                 and r["status"] != "REFERENCE"]
-        info["conformance"] = {"passed": sum(r["status"] == "PASS" for r in mine), "denominator": len(mine)}
+        info["conformance"] = {"eager": {"passed": sum(r["status"] == "PASS" for r in mine),
+                                         "denominator": len(mine)}}
     return {
-        "schema_version": 1, "kind": "gradspec-run",
-        "suite": {"version": "0.1.0", "commit": commit, "dirty": False},
+        "schema_version": 2, "kind": "gradspec-run",
+        "suite": {"version": "0.2.0", "commit": commit, "dirty": False},
         "created": "2026-11-21T23:59:00+00:00",
         "host": {"hostname": m("host"), "platform": m("Linux"), "machine": "x86_64", "python": "3.11.7"},
-        "options": {"adapters": sorted(adapters), "devices": ["cpu"], "dtypes": None, "workers": 2},
+        "options": {"adapters": sorted(adapters), "modes": None, "devices": ["cpu"], "dtypes": None, "workers": 2},
         "adapters": adapters, "cases": cases, "results": results,
         "warnings": [m("expectation entry matches no case")],
         "summary": {"counts": counts, "executed": sum(v for k, v in counts.items()

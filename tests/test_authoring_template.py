@@ -23,5 +23,5 @@ def test_the_minimal_template_gets_a_conformance_report(tmp_path: Path):
     assert status[("layers.naive_softmax", "float64")] == "UNSUPPORTED"     # no log_softmax in its table
     assert status[("tape.square_variable", "float32")] == "UNSUPPORTED"     # float64 only
     assert "FAIL" not in {r["status"] for r in record["results"]}, proc.stdout[-3000:]
-    score = record["adapters"]["minimal_autograd"]["conformance"]
+    score = record["adapters"]["minimal_autograd"]["conformance"]["eager"]
     assert 0 < score["passed"] < score["denominator"]

@@ -60,8 +60,8 @@ def test_conformance_has_a_fixed_denominator_over_required_cases():
     results = [_r("t", "a.x", "PASS"), _r("t", "a.y", "UNSUPPORTED"), _r("t", "a.z", "PASS"),
                _r("o", "a.x", "REFERENCE"), _r("o", "a.y", "PASS")]
     for r in results:
-        r["framework_version"] = "1.0"
-    got = {adapter: (s["passed"], s["denominator"]) for (adapter, _), s in scores({"results": results,
+        r["framework_version"], r["mode"] = "1.0", "eager"
+    got = {adapter: (s["passed"], s["denominator"]) for (adapter, _, _mode), s in scores({"results": results,
                                                                                   "cases": cases}).items()}
     assert got == {"t": (1, 2), "o": (1, 1)}
 

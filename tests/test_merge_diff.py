@@ -47,11 +47,11 @@ def test_a_cell_a_job_did_not_report_is_missing_and_names_the_job() -> None:
     tf["results"] = [r for r in tf["results"] if not (r["case"] == "tape.cube_variable" and r["dtype"] == "float64")]
     merged = merge([("torch-job.json", sample_record(["torch"])), ("tf-job.json", tf)])
     missing = [r for r in merged["results"] if r["status"] == "MISSING"]
-    assert [cell_key(r) for r in missing] == [("tape.cube_variable", "tensorflow", "2.21.0", "cpu", "float64")]
+    assert [cell_key(r) for r in missing] == [("tape.cube_variable", "tensorflow", "2.21.0", "eager", "cpu", "float64")]
     assert "tf-job.json" in missing[0]["message"]
     assert merged["summary"]["counts"]["MISSING"] == 1
     # MISSING counts in the fixed denominator as not passed: tensorflow loses its FAIL cell, keeps 6 required cells.
-    assert merged["adapters"]["tensorflow"]["conformance"] == {"passed": 3, "denominator": 6}
+    assert merged["adapters"]["tensorflow"]["conformance"] == {"eager": {"passed": 3, "denominator": 6}}
 
 
 def test_missing_cells_cover_dtypes_seen_in_other_jobs() -> None:
@@ -80,7 +80,7 @@ def test_conflicting_cells_are_errors_that_name_the_cell(change, says: str) -> N
     change(find(b, "tape.cube_variable", "torch", "float32"))
     with pytest.raises(MergeError) as err:
         merge([("a.json", a), ("b.json", b)])
-    assert "tape.cube_variable [torch 2.13.0 cpu float32]" in str(err.value)
+    assert "tape.cube_variable [torch 2.13.0 eager cpu float32]" in str(err.value)
     assert says in str(err.value)
 
 
@@ -88,8 +88,8 @@ def test_different_suite_commit_or_schema_version_is_an_error_naming_both_files(
     with pytest.raises(MergeError, match=r"commit differs: a\.json ran 0123abc, b\.json ran 4567def"):
         merge([("a.json", sample_record(["torch"])), ("b.json", sample_record(["tensorflow"], commit="4567def"))])
     other = sample_record(["tensorflow"])
-    other["schema_version"] = 2
-    with pytest.raises(MergeError, match=r"schema_version differs: a\.json has 1, b\.json has 2"):
+    other["schema_version"] = 3
+    with pytest.raises(MergeError, match=r"schema_version differs: a\.json has 2, b\.json has 3"):
         merge([("a.json", sample_record(["torch"])), ("b.json", other)])
 
 
@@ -101,7 +101,7 @@ def test_two_versions_of_one_adapter_stay_apart() -> None:
     merged = merge([("old.json", old), ("new.json", sample_record(["torch"]))])
     assert set(merged["adapters"]) == {"torch@2.12.0", "torch@2.13.0"}
     assert len(merged["results"]) == 20
-    assert merged["adapters"]["torch@2.12.0"]["conformance"] == {"passed": 5, "denominator": 6}
+    assert merged["adapters"]["torch@2.12.0"]["conformance"] == {"eager": {"passed": 5, "denominator": 6}}
     validate(merged)
 
 
@@ -124,7 +124,7 @@ def test_cli_merge_conflict_exits_2_and_names_the_cell(tmp_path: Path, cli) -> N
     b = write(tmp_path / "b.json", other)
     rc, _, err = cli("merge", str(a), str(b), "-o", str(tmp_path / "out.json"))
     assert rc == 2
-    assert "pool.avg_pool1d [torch 2.13.0 cpu float64]" in err and "TIMEOUT" in err
+    assert "pool.avg_pool1d [torch 2.13.0 eager cpu float64]" in err and "TIMEOUT" in err
     assert not (tmp_path / "out.json").exists()
 
 

@@ -90,7 +90,7 @@ def test_the_oracle_is_a_reference_where_it_made_the_expected_value(project):
     status = {(r["case"], r["dtype"]): r["status"] for r in record["results"]}
     assert status[("demo.sigmoid", "float64")] == "REFERENCE"
     assert status[("demo.square", "float64")] == "PASS"
-    assert record["adapters"]["numpy"]["conformance"] == {"passed": 2, "denominator": 2}
+    assert record["adapters"]["numpy"]["conformance"] == {"eager": {"passed": 2, "denominator": 2}}
 
 
 def test_a_dead_worker_is_a_crash_and_the_record_stays_whole(project):

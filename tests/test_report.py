@@ -84,8 +84,8 @@ def test_truncated_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
 
 def test_other_schema_version_is_refused(tmp_path: Path) -> None:
     rec = sample_record()
-    rec["schema_version"] = 2
-    with pytest.raises(RecordError, match="schema_version 2 is not supported"):
+    rec["schema_version"] = 3
+    with pytest.raises(RecordError, match="schema_version 3 is not supported"):
         load_record(write(tmp_path / "v2.json", rec))
 
 
@@ -102,9 +102,9 @@ def test_schema_rejects_unknown_status_but_accepts_missing() -> None:
 
 def test_scores_use_a_fixed_denominator_of_required_results() -> None:
     rec = sample_record()
-    got = {a: (s["passed"], s["denominator"]) for (a, _), s in scores(rec).items()}
+    got = {a: (s["passed"], s["denominator"]) for (a, _, _mode), s in scores(rec).items()}
     # The fixture computes conformance independently, the way the record writer does.
-    want = {a: (info["conformance"]["passed"], info["conformance"]["denominator"])
+    want = {a: (info["conformance"]["eager"]["passed"], info["conformance"]["eager"]["denominator"])
             for a, info in rec["adapters"].items()}
     assert got == want
     # tensorflow: cube PASS+FAIL, avg_pool SKIP+SKIP, odd PASS+PASS -> 3 of 6; the api case is not scored.
@@ -134,8 +134,8 @@ def test_markdown_escape_function() -> None:
 
 def test_markdown_scores_matrix_and_choices_side_by_side() -> None:
     text = markdown.render(sample_record())
-    assert "| tensorflow | tensorflow | 2.21.0 | cpu | 3/6 (50%) | PASS 7, FAIL 1, SKIP 2 |" in text
-    assert "| torch | torch | 2.13.0 | cpu | 5/6 (83%) |" in text
+    assert "| tensorflow | tensorflow | 2.21.0 | eager | cpu | 3/6 (50%) | PASS 7, FAIL 1, SKIP 2 |" in text
+    assert "| torch | torch | 2.13.0 | eager | cpu | 5/6 (83%) |" in text
     matrix_row = next(line for line in text.splitlines() if line.startswith("| tape.cube\\_variable | required"))
     assert matrix_row.endswith("| ERROR 1, CRASH 1 | PASS 1, FAIL 1 | PASS 2 |")
     choices = text.split("## Implementation-defined choices", 1)[1]

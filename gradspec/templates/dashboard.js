@@ -60,7 +60,7 @@
     return list.filter(function (x, i) { return list.indexOf(x) === i; });
   }
 
-  function groupLabel(g) { return g.adapter + " " + g.version; }
+  function groupLabel(g) { return g.adapter + " " + g.version + (g.mode && g.mode !== "eager" ? " " + g.mode : ""); }
 
   // -- outcomes as text -------------------------------------------------
   function scalar(v) { return Array.isArray(v) ? scalar(v[0]) + "+" + scalar(v[1]) + "j" : String(v); }
