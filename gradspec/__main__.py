@@ -1,6 +1,4 @@
 """``python -m gradspec``: the same command as the ``gradspec`` console script."""
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

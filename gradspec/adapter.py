@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import inspect
+import traceback
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping
@@ -33,6 +34,7 @@ from .requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, J
 
 API_VERSION = 2
 SUPPORTED_API_VERSIONS = (1, 2)
+TRACEBACK_CHARS = 4000  # the end of a framework's traceback kept with a Raised outcome
 
 
 class Adapter(ABC):
@@ -120,8 +122,11 @@ class Adapter(ABC):
         return ErrorKind.Unclassified
 
     def raised(self, exc: BaseException) -> Raised:
+        """The outcome of a request that raised: canonical kind, native type and message,
+        and the end of the traceback (where in the framework it raised)."""
+        trace = "".join(traceback.format_exception(exc))
         return Raised(self.classify(exc), type(exc).__module__ + "." + type(exc).__qualname__,
-                      str(exc).strip()[:2000])
+                      str(exc).strip()[:2000], trace[-TRACEBACK_CHARS:])
 
     def probe(self, request: Probe, ctx: RunContext) -> Answer:
         """Answer an API probe through ``probe_<name>``; missing ones are UNSUPPORTED."""

@@ -6,16 +6,20 @@ unreadable or invalid record, a merge conflict, a bad argument).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import NoReturn, Sequence
 
 from . import diff as diff_mod
 from . import html, markdown
 from .case import CaseError
 from .merge import MergeError, merge, write_record
-from .schema import RecordError, load_record
+from .record import write_atomic
+from .record_model import RunRecord
+from .schema import RecordError, read_record
 
 EXIT_OK, EXIT_WORSE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -24,15 +28,15 @@ class UsageError(Exception):
     """Bad input that is not a record problem (a missing cases folder, an unwritable path)."""
 
 
-def _load_merged(paths: Sequence[str]) -> dict[str, Any]:
-    records = [(p, load_record(p)) for p in paths]
+def _load_merged(paths: Sequence[str]) -> RunRecord:
+    records = [(p, read_record(p)) for p in paths]
     return records[0][1] if len(records) == 1 else merge(records)
 
 
 def _write_text(path: str, text: str) -> None:
+    """Every output is written atomically: a killed command leaves the old file whole."""
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomic(Path(path), text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc}") from None
 
@@ -56,19 +60,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    record = merge([(p, load_record(p)) for p in args.records])
+    record = merge([(p, read_record(p)) for p in args.records])
     try:
         write_record(record, Path(args.output))
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc}") from None
-    missing = record["summary"]["counts"].get("MISSING", 0)
-    print(f"merged {len(args.records)} records, {len(record['results'])} results"
+    missing = record.summary.counts.get("MISSING", 0)
+    print(f"merged {len(args.records)} records, {len(record.results)} results"
           + (f", {missing} MISSING" if missing else "") + f" -> {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    d = diff_mod.diff(load_record(args.base), load_record(args.head), args.base, args.head)
+    d = diff_mod.diff(read_record(args.base), read_record(args.head), args.base, args.head)
     text = diff_mod.render(d)
     if args.markdown:
         _write_text(args.markdown, text)
@@ -78,8 +82,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     for p in args.records:
-        record = load_record(p)
-        print(f"{p}: valid ({len(record['results'])} results)")
+        record = read_record(p)
+        print(f"{p}: valid ({len(record.results)} results)")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the run record's JSON Schema, generated from gradspec.record_model."""
+    from .record_model import json_schema
+
+    text = json.dumps(json_schema(), indent=1) + "\n"
+    if args.output:
+        _write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -150,6 +166,10 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("records", nargs="+", metavar="RECORD")
     v.set_defaults(func=cmd_validate)
 
+    sc = sub.add_parser("schema", help="the run record's JSON Schema (2020-12), generated from the record model")
+    sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
+    sc.set_defaults(func=cmd_schema)
+
     ls = sub.add_parser("list", help="the cases, with their statements and sources")
     ls.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders (default: ./cases)")
     ls.add_argument("--tag", action="append", help="only cases with this tag (repeat: all of them)")
@@ -161,6 +181,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # A command holds records of up to millions of objects and makes no reference
+    # cycles worth collecting: the cyclic collector would only walk them again and again.
+    gc.disable()
     try:
         return args.func(args)
     except (RecordError, MergeError, UsageError) as exc:
@@ -171,5 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def run() -> NoReturn:
+    """The console script: ``main``, then leave without freeing the records one by one.
+    A command's records hold millions of objects whose deallocation would take seconds;
+    the operating system takes the whole process back at once.  Output is flushed first,
+    and every file was written atomically (fsync, rename) before ``main`` returned."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

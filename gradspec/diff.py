@@ -10,10 +10,11 @@ anything?" is one diff.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .markdown import escape, score_text
 from .merge import Cell, cell_key, cell_order, scores
+from .record_model import Result, RunRecord, typed
 
 BAD = frozenset({"FAIL", "ERROR", "CRASH", "TIMEOUT", "XFAIL", "MISSING"})
 GOOD_BEFORE = frozenset({"PASS", "REFERENCE", "XFAIL"})
@@ -41,8 +42,8 @@ class Change:
     """One cell (or case) that differs; ``before``/``after`` are results or None."""
 
     case: str
-    before: Mapping[str, Any] | None = None
-    after: Mapping[str, Any] | None = None
+    before: Result | None = None
+    after: Result | None = None
     detail: str = ""
 
 
@@ -50,8 +51,8 @@ class Change:
 class Diff:
     base_name: str
     head_name: str
-    base: Mapping[str, Any]
-    head: Mapping[str, Any]
+    base: RunRecord
+    head: RunRecord
     version_pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
     changes: dict[str, list[Change]] = field(default_factory=lambda: {c: [] for c, _, _ in CATEGORIES})
 
@@ -63,12 +64,12 @@ class Diff:
         return sum(len(self.changes[c]) for c, _, bad in CATEGORIES if bad == worse)
 
 
-def _version_map(base: Mapping[str, Any], head: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+def _version_map(base: RunRecord, head: RunRecord) -> dict[str, tuple[str, str]]:
     """adapter -> (base version, head version) where each side holds one version and they differ."""
-    def versions(rec: Mapping[str, Any]) -> dict[str, set[str]]:
+    def versions(rec: RunRecord) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for r in rec["results"]:
-            out.setdefault(r["adapter"], set()).add(r["framework_version"])
+        for r in rec.results:
+            out.setdefault(r.adapter, set()).add(r.framework_version)
         return out
 
     vb, vh = versions(base), versions(head)
@@ -76,49 +77,50 @@ def _version_map(base: Mapping[str, Any], head: Mapping[str, Any]) -> dict[str, 
             if len(vb[a]) == 1 and len(vh[a]) == 1 and vb[a] != vh[a]}
 
 
-def _choice_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
-    slots = sorted(set(before["choices"]) | set(after["choices"]))
-    return "; ".join(f"{s}: {before['choices'].get(s, '-')} -> {after['choices'].get(s, '-')}"
-                     for s in slots if before["choices"].get(s) != after["choices"].get(s))
+def _choice_detail(before: Result, after: Result) -> str:
+    slots = sorted(set(before.choices) | set(after.choices))
+    return "; ".join(f"{s}: {before.choices.get(s, '-')} -> {after.choices.get(s, '-')}"
+                     for s in slots if before.choices.get(s) != after.choices.get(s))
 
 
-def _classify(b: Mapping[str, Any], a: Mapping[str, Any], impl_defined: bool) -> tuple[str, str] | None:
-    sb, sa = b["status"], a["status"]
+def _classify(b: Result, a: Result, impl_defined: bool) -> tuple[str, str] | None:
+    sb, sa = b.status, a.status
     choices = _choice_detail(b, a) if impl_defined else ""
     if sa == "CRASH" and sb != "CRASH":
-        return "new_crash", a["message"]
+        return "new_crash", a.message
     if sa == "MISSING" and sb != "MISSING":
-        return "removed_cells", a["message"]
+        return "removed_cells", a.message
     if sa == "PASS" and sb in BAD:
         return "fixed", ""
     if sb in GOOD_BEFORE and sa in BROKEN_AFTER:
-        return "broken", "; ".join(x for x in (choices, a["message"]) if x)
+        return "broken", "; ".join(x for x in (choices, a.message) if x)
     if sb == "PASS" and sa in LOST_AFTER:
-        return "newly_unsupported", a["message"]
+        return "newly_unsupported", a.message
     if choices:
         return "behaviour_changed", choices
     if sa != sb:
-        return "other", a["message"]
+        return "other", a.message
     return None
 
 
-def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "base",
+def diff(base: RunRecord | Any, head: RunRecord | Any, base_name: str = "base",
          head_name: str = "head") -> Diff:
-    """Compare two validated records."""
+    """Compare two records."""
+    base, head = typed(base), typed(head)
     d = Diff(base_name, head_name, base, head, _version_map(base, head))
 
-    def aligned(r: Mapping[str, Any]) -> Cell:
+    def aligned(r: Result) -> Cell:
         case, adapter, version, mode, device, dtype = cell_key(r)
         if adapter in d.version_pairs and version == d.version_pairs[adapter][1]:
             version = d.version_pairs[adapter][0]
         return (case, adapter, version, mode, device, dtype)
 
-    before = {cell_key(r): r for r in base["results"]}
-    after = {aligned(r): r for r in head["results"]}
-    base_cases, head_cases = set(base["cases"]), set(head["cases"])
-    d.changes["added_cases"] = [Change(c, detail=head["cases"][c]["statement"])
+    before = {cell_key(r): r for r in base.results}
+    after = {aligned(r): r for r in head.results}
+    base_cases, head_cases = set(base.cases), set(head.cases)
+    d.changes["added_cases"] = [Change(c, detail=head.cases[c].statement)
                                 for c in sorted(head_cases - base_cases)]
-    d.changes["removed_cases"] = [Change(c, detail=base["cases"][c]["statement"])
+    d.changes["removed_cases"] = [Change(c, detail=base.cases[c].statement)
                                   for c in sorted(base_cases - head_cases)]
     order = sorted(before.keys() | after.keys(), key=cell_order)
     for key in order:
@@ -128,7 +130,7 @@ def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "bas
             if case in base_cases and case in head_cases:
                 d.changes["added_cells" if b is None else "removed_cells"].append(Change(case, b, a))
             continue
-        kind = head["cases"].get(case, {}).get("kind")
+        kind = getattr(head.cases.get(case), "kind", None)
         verdict = _classify(b, a, kind == "implementation-defined")
         if verdict:
             d.changes[verdict[0]].append(Change(case, b, a, verdict[1]))
@@ -136,19 +138,20 @@ def diff(base: Mapping[str, Any], head: Mapping[str, Any], base_name: str = "bas
 
 
 def _where(c: Change) -> list[str]:
-    r = c.after or c.before or {}
-    version = r.get("framework_version", "")
-    if c.before and c.after and c.before["framework_version"] != c.after["framework_version"]:
-        version = f"{c.before['framework_version']} -> {c.after['framework_version']}"
-    mode = r.get("mode", "eager")
-    return [escape(c.case), escape(f"{r.get('adapter', '')} {version}" + ("" if mode == "eager" else f" {mode}")),
-            escape(r.get("device", "")), escape(r.get("dtype", ""))]
+    r = c.after or c.before
+    if r is None:
+        return [escape(c.case), "", "", ""]
+    version = r.framework_version
+    if c.before and c.after and c.before.framework_version != c.after.framework_version:
+        version = f"{c.before.framework_version} -> {c.after.framework_version}"
+    mode = "" if r.mode == "eager" else f" {r.mode}"
+    return [escape(c.case), escape(f"{r.adapter} {version}{mode}"), escape(r.device), escape(r.dtype)]
 
 
-def _status(r: Mapping[str, Any] | None) -> str:
+def _status(r: Result | None) -> str:
     if r is None:
         return "-"
-    return escape(r["status"] + (f" ({r['fail_kind']})" if r.get("fail_kind") else ""))
+    return escape(r.status + (f" ({r.fail_kind})" if r.fail_kind else ""))
 
 
 def _section(title: str, changes: list[Change], cases_only: bool) -> list[str]:
@@ -180,7 +183,7 @@ def _scores(d: Diff) -> list[str]:
 
 
 def _modes(d: Diff, adapter: str) -> set[str]:
-    return {r["mode"] for rec in (d.base, d.head) for r in rec["results"] if r["adapter"] == adapter}
+    return {r.mode for rec in (d.base, d.head) for r in rec.results if r.adapter == adapter}
 
 
 def render(d: Diff) -> str:
@@ -188,9 +191,9 @@ def render(d: Diff) -> str:
     verdict = (f"**{d.count(True)} change(s) for the worse**" if d.worse else "**Nothing got worse**")
     lines = ["## gradspec diff", "",
              f"{verdict}; {d.count(False)} other change(s).", "",
-             f"Base: {escape(d.base_name)} (commit {escape(d.base['suite']['commit'])}, {escape(d.base['created'])}). "
-             f"Head: {escape(d.head_name)} (commit {escape(d.head['suite']['commit'])}, "
-             f"{escape(d.head['created'])}).", ""]
+             f"Base: {escape(d.base_name)} (commit {escape(d.base.suite.commit)}, {escape(d.base.created)}). "
+             f"Head: {escape(d.head_name)} (commit {escape(d.head.suite.commit)}, "
+             f"{escape(d.head.created)}).", ""]
     lines += _scores(d)
     summary = [f"| {title} | {len(d.changes[c])} | {'yes' if bad else 'no'} |" for c, title, bad in CATEGORIES]
     lines += ["| Change | Count | Worse |", "|---|---|---|", *summary, ""]

@@ -165,9 +165,9 @@ def encode_expectation(e: Any) -> Any:
     if isinstance(e, OneOf):
         return {"expect": "OneOf", "slot": e.slot, "options": {k: encode_expectation(v) for k, v in e.options.items()}}
     if isinstance(e, list):
-        return {"list": [encode_expectation(v) for v in e]}
+        return {"expect": "List", "items": [encode_expectation(v) for v in e]}
     if isinstance(e, dict):
-        return {"dict": {k: encode_expectation(v) for k, v in e.items()}}
+        return {"expect": "Dict", "items": {k: encode_expectation(v) for k, v in e.items()}}
     if isinstance(e, AbsentIs):
         return {"expect": "Absent"}
     if isinstance(e, ZerosIs):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from .merge import STATUSES, adapter_info, dtype_rank, group_key, scores
-from .schema import json_safe
-from .record import write_atomic
+import msgspec
+
+from .merge import STATUSES, adapter_info, dtype_rank, group_key, scores, summary
+from .record import dumps, write_atomic
+from .record_model import CaseInfo, RunRecord, typed
 
 TEMPLATES = Path(__file__).with_name("templates")
 SHORT = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "CRASH": "CRASH", "TIMEOUT": "TIMEOUT",
@@ -27,41 +28,41 @@ def _template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
-def model(record: Mapping[str, Any]) -> dict[str, Any]:
+def model(record: RunRecord) -> dict[str, Any]:
     """What the page needs, precomputed here so Markdown and HTML agree on the arithmetic:
     columns (adapter x version x mode x device x dtype), rows (cases by area), scores per
     adapter, version and mode."""
-    results = record["results"]
+    results = record.results
     per_group = scores(record)
-    columns = sorted({(r["adapter"], r["framework_version"], r["mode"], r["device"], r["dtype"]) for r in results},
+    columns = sorted({(r.adapter, r.framework_version, r.mode, r.device, r.dtype) for r in results},
                      key=lambda c: (*c[:4], dtype_rank(c[4])))
     col_index = {c: i for i, c in enumerate(columns)}
-    case_ids = set(record["cases"]) | {r["case"] for r in results}
     cases = []
-    for cid in case_ids:
-        info = dict(record["cases"].get(cid) or {"statement": "(not described in this record)", "kind": "required",
-                                                 "area": cid.split(".", 1)[0], "tags": [], "requires": [],
-                                                 "docs": [], "file": "", "line": 0, "slots": {}})
-        cases.append({"id": cid, **info})
+    for cid in set(record.cases) | {r.case for r in results}:
+        info = record.cases.get(cid) or CaseInfo("(not described in this record)", "required", cid.split(".", 1)[0],
+                                                 [], [], [], "", 0, {})
+        cases.append({"id": cid, **msgspec.structs.asdict(info)})
     cases.sort(key=lambda c: (c["area"], c["id"]))
     row_index = {c["id"]: i for i, c in enumerate(cases)}
     groups = []
     for g in sorted(per_group):
-        info = adapter_info(record, g[0], g[1]) or {}
+        info = adapter_info(record, g[0], g[1])
         s = per_group[g]
-        groups.append({"adapter": g[0], "version": g[1], "mode": g[2], "framework": info.get("framework") or "",
-                       "mode_info": info.get("modes", {}).get(g[2], ""),
-                       "devices": info.get("devices", []), "available": info.get("available", True),
-                       "reason": info.get("reason"), "capabilities": info.get("capabilities", []),
-                       "stale_claims": info.get("stale_claims", []),
+        groups.append({"adapter": g[0], "version": g[1], "mode": g[2],
+                       "framework": (info.framework if info else None) or "",
+                       "mode_info": info.modes.get(g[2], "") if info else "",
+                       "devices": info.devices if info else [], "available": info.available if info else True,
+                       "reason": info.reason if info else None, "capabilities": info.capabilities if info else [],
+                       "stale_claims": info.stale_claims if info else [],
                        "passed": s["passed"], "denominator": s["denominator"], "counts": dict(s["counts"])})
     group_index = {(g["adapter"], g["version"], g["mode"]): i for i, g in enumerate(groups)}
-    cells = [{**r, "row": row_index[r["case"]], "col": col_index[(r["adapter"], r["framework_version"], r["mode"],
-                                                                     r["device"], r["dtype"])],
+    cells = [{**msgspec.structs.asdict(r), "row": row_index[r.case],
+              "col": col_index[(r.adapter, r.framework_version, r.mode, r.device, r.dtype)],
               "group": group_index[group_key(r)]} for r in results]
     return {
-        "meta": {k: record[k] for k in ("schema_version", "suite", "created", "host", "options", "summary",
-                                        "warnings")} | {"merged_from": record.get("merged_from", [])},
+        "meta": {"schema_version": record.schema_version, "suite": record.suite, "created": record.created,
+                 "host": record.host, "options": record.options, "summary": summary(results),
+                 "warnings": record.warnings, "merged_from": record.merged_from or []},
         "statuses": list(STATUSES), "short": SHORT,
         "columns": [{"adapter": a, "version": v, "mode": m, "device": d, "dtype": t, "group": group_index[(a, v, m)]}
                     for a, v, m, d, t in columns],
@@ -69,12 +70,13 @@ def model(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _embed(data: Any) -> str:
-    """JSON that cannot end the script element it sits in."""
-    text = json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+def _embed(data: Any) -> bytes:
+    """JSON that cannot end the script element it sits in (on bytes: 150 MB of str
+    replacements cost seconds)."""
+    text = dumps(data)
     for char, esc in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
                       ("\u2029", "\\u2029")):
-        text = text.replace(char, esc)
+        text = text.replace(char.encode("utf-8"), esc.encode("ascii"))
     return text
 
 
@@ -82,8 +84,8 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
 
 
-def render(record: Mapping[str, Any]) -> str:
-    """The dashboard's index.html as one string."""
+def render(record: RunRecord | Mapping[str, Any]) -> bytes:
+    """The dashboard's index.html, UTF-8 encoded."""
     guard, script = _template("guard.js"), _template("dashboard.js")
     csp = ("default-src 'none'; " f"script-src {_sha256(guard)} {_sha256(script)}; "
            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'")
@@ -91,15 +93,16 @@ def render(record: Mapping[str, Any]) -> str:
     for token, text in (("@CSP@", csp), ("@CSS@", _template("dashboard.css")), ("@GUARD@", guard),
                         ("@SCRIPT@", script)):
         page = page.replace(token, text)
-    return page.replace("@DATA@", _embed(model(record)))
+    head, _, tail = page.partition("@DATA@")
+    return head.encode("utf-8") + _embed(model(typed(record))) + tail.encode("utf-8")
 
 
-def save(page: str, out_dir: Path | str) -> Path:
+def save(page: bytes, out_dir: Path | str) -> Path:
     """Write a rendered page as the dashboard folder; returns the path of index.html."""
     index = Path(out_dir) / "index.html"
     write_atomic(index, page)
     return index
 
 
-def write(record: Mapping[str, Any], out_dir: Path | str) -> Path:
+def write(record: RunRecord | Mapping[str, Any], out_dir: Path | str) -> Path:
     return save(render(record), out_dir)

@@ -79,6 +79,7 @@ class Raised:
     kind: ErrorKind
     native_type: str = ""
     message: str = ""
+    traceback: str = ""  # where the framework raised, bounded in size (gradspec.adapter.Adapter.raised)
     label: str = "Raised"
 
 
@@ -167,9 +168,9 @@ def _np_dtype(name: str) -> Any:
 def encode_outcome(answer: Answer) -> Any:
     """JSON form of an outcome (or a list/dict of them) for the run record."""
     if isinstance(answer, list):
-        return {"list": [encode_outcome(a) for a in answer]}
+        return {"outcome": "List", "items": [encode_outcome(a) for a in answer]}
     if isinstance(answer, dict):
-        return {"dict": {k: encode_outcome(v) for k, v in answer.items()}}
+        return {"outcome": "Dict", "items": {k: encode_outcome(v) for k, v in answer.items()}}
     if isinstance(answer, Value):
         return {"outcome": "Value", "array": ArrayCodec.encode(answer.array)}
     if isinstance(answer, Zeros):
@@ -179,8 +180,9 @@ def encode_outcome(answer: Answer) -> Any:
         return {"outcome": "Sparse", "indices": ArrayCodec.encode(answer.indices),
                 "values": ArrayCodec.encode(answer.values), "dense_shape": list(answer.dense_shape)}
     if isinstance(answer, Raised):
-        return {"outcome": "Raised", "kind": answer.kind.value, "native_type": answer.native_type,
-                "message": answer.message}
+        encoded = {"outcome": "Raised", "kind": answer.kind.value, "native_type": answer.native_type,
+                   "message": answer.message}
+        return encoded | ({"traceback": answer.traceback} if answer.traceback else {})
     if isinstance(answer, Info):
         return {"outcome": "Info", "value": answer.value}
     if isinstance(answer, Absent):

@@ -28,7 +28,9 @@ from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, ItemResult, run_item
 from .loader import load_case_file, load_cases
+from .markdown import printable
 from .modes import EAGER, is_mode, item_params, parse_item_params
+from .record_model import Result, RunRecord
 
 STATE_KEY = pytest.StashKey["GradspecState"]()
 PROPERTY = "gradspec"
@@ -294,7 +296,7 @@ class Recorder:
         self.results: dict[str, dict[str, Any]] = {}
         self.paths: list[Path] = []
         self.empty_run = False
-        self.record: dict[str, Any] | None = None
+        self.record: RunRecord | None = None
 
     @property
     def state(self) -> GradspecState:
@@ -358,7 +360,7 @@ class Recorder:
         from .record import dumps, write_atomic
 
         out = Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
-        stamp = self.record["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
+        stamp = self.record.created.replace(":", "").replace("-", "").replace("+0000", "Z")
         run_path = out / f"run-{stamp}.json"
         text = dumps(self.record)
         write_atomic(run_path, text)
@@ -419,18 +421,20 @@ class Recorder:
         tr = terminalreporter
         tr.section("gradspec")
         per: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        for r in record["results"]:
-            per[(r["adapter"], r["mode"])][r["status"]] += 1
+        for r in record.results:
+            per[(r.adapter, r.mode)][r.status] += 1
         for (adapter, mode), counts in sorted(per.items()):
-            info = record["adapters"].get(adapter, {})
-            score = info.get("conformance", {}).get(mode, {"passed": 0, "denominator": 0})
-            stale = len(info.get("stale_claims", []))
-            tr.write_line(f"{adapter:12s} {mode:9s} {info.get('version', '?'):14s} conformance {score['passed']}/"
-                          f"{score['denominator']}  " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
-                          + (f"  ({stale} stale capability claims)" if stale else ""))
-        for line in slowest_cases(record["results"]):
-            tr.write_line(line)
-        for warning in record["warnings"]:
+            info = record.adapters.get(adapter)
+            score = info.conformance.get(mode) if info else None
+            stale = len(info.stale_claims) if info else 0
+            tr.write_line(printable(
+                f"{adapter:12s} {mode:9s} {info.version if info else '?':14s} conformance "
+                f"{score.passed if score else 0}/{score.denominator if score else 0}  "
+                + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+                + (f"  ({stale} stale capability claims)" if stale else "")))
+        for line in slowest_cases(record.results):
+            tr.write_line(printable(line))
+        for warning in record.warnings:
             tr.write_line(f"gradspec warning: {warning}", yellow=True)
         if self.empty_run:
             tr.write_line("gradspec: no case executed (every item was skipped or unsupported): not green", red=True)
@@ -438,24 +442,24 @@ class Recorder:
             tr.write_line(f"gradspec report: {p}")
 
 
-def slowest_cases(results: list[dict[str, Any]], count: int = 5) -> list[str]:
+def slowest_cases(results: list[Result], count: int = 5) -> list[str]:
     """The cases whose items took longest in all, each with its slowest item, so a slow
     case is seen the day it lands."""
     total: dict[str, float] = defaultdict(float)
-    slowest: dict[str, dict[str, Any]] = {}
+    slowest: dict[str, Result] = {}
     for r in results:
-        total[r["case"]] += r["duration_s"]
-        if r["case"] not in slowest or r["duration_s"] > slowest[r["case"]]["duration_s"]:
-            slowest[r["case"]] = r
+        total[r.case] += r.duration_s
+        if r.case not in slowest or r.duration_s > slowest[r.case].duration_s:
+            slowest[r.case] = r
     ranked = sorted(total, key=lambda c: -total[c])[:count]
     if not ranked:
         return []
     lines = [f"slowest {len(ranked)} cases (all their items; the slowest item):"]
-    lines += [f"  {total[c]:7.2f} s  {c}  ({slowest[c]['duration_s']:.2f} s {slowest[c]['nodeid']})" for c in ranked]
+    lines += [f"  {total[c]:7.2f} s  {c}  ({slowest[c].duration_s:.2f} s {slowest[c].nodeid})" for c in ranked]
     return lines
 
 
-def _summaries(record: dict[str, Any], out: Path) -> list[Path]:
+def _summaries(record: RunRecord, out: Path) -> list[Path]:
     """The Markdown matrix and the static HTML dashboard beside the record."""
     from . import html, markdown
     from .record import write_atomic

@@ -4,17 +4,20 @@ gradspec/run-record.schema.json."""
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
+
+import msgspec
 
 from .case import Case
-from .merge import scores, summary
+from .merge import conformance, summary
+from .record_model import Result, RunRecord, StaleClaim
 from .versions import SCHEMA_VERSION, SUITE_VERSION
 
 
@@ -43,43 +46,36 @@ def case_entry(case: Case, root: Path) -> dict[str, Any]:
     }
 
 
-def stale_claims(results: Iterable[Mapping[str, Any]], cases: Mapping[str, Mapping[str, Any]],
-                 adapters: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def stale_claims(record: RunRecord) -> dict[str, list[StaleClaim]]:
     """Capability claims the results contradict, per adapter: claimed but every
     case needing it fails, or denied but a case needing it passed anyway."""
     broken = {"FAIL", "ERROR", "TIMEOUT", "CRASH"}
-    by_cap: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        for cap in cases.get(r["case"], {}).get("requires", []):
-            by_cap.setdefault((r["adapter"], cap), []).append(r)
-        for cap in r.get("stale_denial") or []:
-            claims = out.setdefault(r["adapter"], [])
-            entry = next((c for c in claims if c["capability"] == cap and c["kind"] == "denied_but_working"), None)
-            if entry is None:
-                claims.append(entry := {"capability": cap, "kind": "denied_but_working", "cases": []})
-            if r["case"] not in entry["cases"]:
-                entry["cases"].append(r["case"])
+    by_cap: dict[tuple[str, str], list[Result]] = {}
+    denied: dict[tuple[str, str], list[str]] = {}
+    for r in record.results:
+        case = record.cases.get(r.case)
+        for cap in case.requires if case else ():
+            by_cap.setdefault((r.adapter, cap), []).append(r)
+        for cap in r.stale_denial:
+            cases = denied.setdefault((r.adapter, cap), [])
+            if r.case not in cases:
+                cases.append(r.case)
+    out: dict[str, list[StaleClaim]] = {}
+    for (adapter, cap), cases in denied.items():
+        out.setdefault(adapter, []).append(StaleClaim(cap, "denied_but_working", cases))
     for (adapter, cap), rs in sorted(by_cap.items()):
-        claimed = cap in adapters.get(adapter, {}).get("capabilities", [])
-        if claimed and rs and all(r["status"] in broken for r in rs):
-            out.setdefault(adapter, []).append({"capability": cap, "kind": "claimed_but_failing",
-                                                "cases": sorted({r["case"] for r in rs})})
+        info = record.adapters.get(adapter)
+        if info is not None and cap in info.capabilities and all(r.status in broken for r in rs):
+            out.setdefault(adapter, []).append(StaleClaim(cap, "claimed_but_failing", sorted({r.case for r in rs})))
     return out
 
 
 def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]],
           adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str],
-          resources: dict[str, Any] | None = None) -> dict[str, Any]:
+          resources: dict[str, Any] | None = None) -> RunRecord:
+    """The run record of a run: checked against the record model as it is made."""
     commit, dirty = suite_commit(root)
-    case_map = {cid: case_entry(c, root) for cid, c in cases.items()}
-    score: dict[str, dict[str, dict[str, int]]] = {}
-    for (adapter, _version, mode), s in scores({"results": results, "cases": case_map}).items():
-        score.setdefault(adapter, {})[mode] = {"passed": s["passed"], "denominator": s["denominator"]}
-    stale = stale_claims(results, case_map, adapters)
-    adapter_map = {name: {**info, "conformance": score.get(name, {}), "stale_claims": stale.get(name, [])}
-                   for name, info in adapters.items()}
-    return {
+    record = msgspec.convert({
         "schema_version": SCHEMA_VERSION,
         "kind": "gradspec-run",
         "suite": {"version": SUITE_VERSION, "commit": commit, "dirty": dirty},
@@ -87,24 +83,41 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
         "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
                  "machine": platform.machine(), "python": platform.python_version()},
         "options": options,
-        "adapters": adapter_map,
-        "cases": case_map,
+        "adapters": {name: {**info, "conformance": {}} for name, info in adapters.items()},
+        "cases": {cid: case_entry(c, root) for cid, c in cases.items()},
         "results": sorted(results, key=lambda r: r["nodeid"]),
         "warnings": warnings,
-        "summary": summary(results),
+        "summary": {"counts": {}, "executed": 0, "total": 0},
         **({"resources": resources} if resources else {}),
-    }
+    }, RunRecord, strict=True)
+    record.summary = summary(record.results)
+    stale = stale_claims(record)
+    scored = conformance(record)
+    for name, info in record.adapters.items():
+        info.conformance = scored.get((name, info.version), {})
+        info.stale_claims = stale.get(name, [])
+    return record
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, content: str | bytes) -> None:
     """Write through a temporary file in the same directory and rename it into
-    place, so a reader never sees half a report."""
+    place, so a reader never sees half a file, and an interrupted write leaves
+    the old one whole.  The file gets the permissions an ordinary write would
+    give it (an existing file's, else 0666 less the umask), and a symbolic link
+    stays a link: its target is what is replaced."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -112,6 +125,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def dumps(record: Mapping[str, Any]) -> str:
-    """Strict, compact JSON (a record is read by tools; ``jq .`` pretty-prints it)."""
-    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def dumps(record: Any) -> bytes:
+    """Compact UTF-8 JSON (``jq .`` pretty-prints it).  A record holds no non-finite
+    float: the encoders spell NaN and infinities as strings, and what is read back
+    went through the strict parser, so msgspec's fast encoder writes it exactly."""
+    return msgspec.json.encode(record) + b"\n"

@@ -1,81 +1,128 @@
-"""Loading and validating run records against the shipped JSON Schema.
+"""Loading and validating run records.
 
 Every consumer (report, merge, diff) goes through ``load_record`` so a record
 that is truncated, hand-edited or from another schema version is refused with
 a message naming the file and the JSON path, never half-rendered.
+
+The record's format is ``gradspec.record_model``; one typed msgspec decode
+parses and checks a whole record (strict JSON: a bare NaN or Infinity token
+is refused, as the writer never emits one).  What types cannot say (one
+result per cell) is checked here.  Consumers get plain dicts and lists.
 """
 from __future__ import annotations
 
+import gc
 import json
-import math
+import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+import msgspec
 
+from .record_model import RecordError, typed, where
 from .versions import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION
 
 SCHEMA_PATH = Path(__file__).with_name("run-record.schema.json")
-_MAX_REPORTED = 5
-
-
-class RecordError(ValueError):
-    """A run record that cannot be used: unreadable, not JSON, or not valid."""
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The run-record schema (Draft 2020-12) shipped with the package."""
+    """The run-record JSON Schema (2020-12) shipped with the package."""
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    Draft202012Validator.check_schema(schema())
-    return Draft202012Validator(schema())
-
-
-def _describe(error: ValidationError) -> str:
-    # The deepest error of a oneOf/anyOf says more than "not valid under any".
-    leaf = min(error.context, key=lambda e: -len(e.absolute_path), default=None) if error.context else None
-    chosen = leaf if leaf is not None and len(leaf.absolute_path) > len(error.absolute_path) else error
-    return f"at {chosen.json_path}: {chosen.message}"
-
-
 def validate(record: Any, source: str = "<record>") -> None:
-    """Raise RecordError listing the first few schema violations, each with its JSON path."""
-    errors = sorted(_validator().iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if not errors:
-        return
-    lines = [_describe(e) for e in errors[:_MAX_REPORTED]]
-    more = f" (and {len(errors) - _MAX_REPORTED} more)" if len(errors) > _MAX_REPORTED else ""
-    raise RecordError(f"{source}: not a valid gradspec run record{more}:\n  " + "\n  ".join(lines))
+    """Raise RecordError naming the first problem and its JSON path."""
+    _check_cells(typed(record, source).results, source)
+
+
+def _check_cells(results: list[Any], source: str) -> None:
+    """One result per cell: with two, diff and merge would let the last copy win."""
+    seen: dict[tuple[str, ...], int] = {}
+    for i, r in enumerate(results):
+        first = seen.setdefault((r.case, r.adapter, r.framework_version, r.mode, r.device, r.dtype), i)
+        if first != i:
+            raise RecordError(f"{source}: not a valid gradspec run record: at $.results[{i}]: the cell "
+                              f"{r.case} [{r.adapter} {r.framework_version} {r.mode} {r.device} {r.dtype}] "
+                              f"is also $.results[{first}]")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small objects are made here; the cyclic collector would walk them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_record(path: Path | str) -> dict[str, Any]:
-    """Read and validate one run record; errors name the file."""
+    """Read and validate one run record (a version-1 record is upgraded), as plain
+    dicts and lists; errors name the file."""
+    record = read_record(path)
+    with _gc_paused():
+        return msgspec.to_builtins(record)
+
+
+def read_record(path: Path | str) -> Any:
+    """Read and validate one run record as typed ``gradspec.record_model.RunRecord``."""
+    from .record_model import DECODER
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise RecordError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise RecordError(f"{path}: cannot read: {exc}") from None
+    with _gc_paused():
+        try:
+            typed = DECODER.decode(data)
+        except msgspec.ValidationError as exc:
+            return _load_other_version(path, data, exc)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"{path}: {_decode_problem(data, exc)}") from None
+        _check_cells(typed.results, str(path))
+        return typed
+
+
+def _load_other_version(path: Path, data: bytes, exc: msgspec.ValidationError) -> Any:
+    """A record that is not version 2: upgrade version 1, refuse the rest."""
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        hint = " (the file looks truncated)" if ends_early else ""
-        raise RecordError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
-    if isinstance(record, dict) and record.get("schema_version") not in (None, *READABLE_SCHEMA_VERSIONS):
-        raise RecordError(f"{path}: schema_version {record.get('schema_version')!r} is not supported "
+        record = msgspec.json.decode(data)
+    except msgspec.DecodeError as problem:
+        raise RecordError(f"{path}: {_decode_problem(data, problem)}") from None
+    version = record.get("schema_version") if isinstance(record, dict) else None
+    if version == SCHEMA_VERSION or version is None:
+        raise RecordError(f"{path}: not a valid gradspec run record: {where(exc, record)}") from None
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise RecordError(f"{path}: schema_version {version!r} is not supported "
                           f"(this gradspec reads versions {list(READABLE_SCHEMA_VERSIONS)})")
-    if isinstance(record, dict) and record.get("schema_version") == 1:
-        record = upgrade_v1(record)
+    record = upgrade_v1(record)
     validate(record, str(path))
-    return record
+    return typed(record)
+
+
+def _decode_problem(data: bytes, exc: msgspec.DecodeError) -> str:
+    """Where and why the bytes are not strict UTF-8 JSON."""
+    text = str(exc)
+    if "truncated" in text:
+        return "not valid JSON: it ends early (the file looks truncated)"
+    at = re.search(r"\(byte (\d+)\)", text)
+    if not at:
+        return f"not valid JSON: {text}"
+    offset = int(at.group(1))
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    token = data[offset:offset + 9]
+    why = "a bare NaN or Infinity token (records spell them \"nan\", \"inf\", \"-inf\")" \
+        if token.startswith((b"NaN", b"Infinity", b"-Infinity")) else text.split(" (byte")[0]
+    return f"not valid JSON at line {line} column {column}: {why}"
 
 
 def upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +133,9 @@ def upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
     for r in record.get("results") or []:
         if isinstance(r, dict):
             r.setdefault("mode", "eager")
+            for key, tag in (("expected", "expect"), ("observed", "outcome")):
+                if isinstance(r.get(key), list):
+                    r[key] = [_tagged_tree(node, tag) for node in r[key]]
     for info in (record.get("adapters") or {}).values():
         if isinstance(info, dict):
             info.setdefault("modes", {"eager": "each operation runs as it is called"})
@@ -99,13 +149,14 @@ def upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def json_safe(value: Any) -> Any:
-    """A copy with non-finite floats spelled as the record's strings ("nan", "inf", "-inf"),
-    so the result is strict JSON (browsers' JSON.parse refuses NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if value != value else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
+def _tagged_tree(node: Any, tag: str) -> Any:
+    """Version 1 wrote {"list": [...]} and {"dict": {...}}; version 2 tags them like every node."""
+    if not isinstance(node, dict):
+        return node
+    if node.keys() == {"list"} and isinstance(node["list"], list):
+        return {tag: "List", "items": [_tagged_tree(n, tag) for n in node["list"]]}
+    if node.keys() == {"dict"} and isinstance(node["dict"], dict):
+        return {tag: "Dict", "items": {k: _tagged_tree(n, tag) for k, n in node["dict"].items()}}
+    if node.get(tag) == "OneOf" and isinstance(node.get("options"), dict):
+        return {**node, "options": {k: _tagged_tree(n, tag) for k, n in node["options"].items()}}
+    return node

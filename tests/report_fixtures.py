@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 MARK = "<script>alert(1)</script>&amp;"
 ODD_CASE = "tape.odd" + MARK            # a case id that is itself markup
 ODD_ADAPTER = "ext" + MARK               # an adapter whose every string field is markup
@@ -102,7 +104,7 @@ def result(case: str, adapter: str, version: str, device: str, dtype: str, statu
     }
     if status == "FAIL":
         r.update(fail_kind="value_mismatch", observed=[value([26.5, "nan"], dtype)], max_abs_err=0.5,
-                 max_rel_err=float("nan"))
+                 max_rel_err="nan")
     elif status in ("ERROR", "CRASH"):
         r.update(observed=None, max_abs_err=None, max_rel_err=None,
                  error={"type": m("RuntimeError"), "message": m("adapter broke"), "traceback": m("Traceback ...")})
@@ -167,6 +169,11 @@ def sample_record(only: list[str] | None = None, commit: str = "0123abc") -> dic
                 choice = UNCONNECTED[adapter] if case == "tape.unconnected_source" else None
                 results.append(result(case, adapter, version, device, dtype, status, choice))
     return record(results, adapters, commit=commit)
+
+
+def plain(record: Any) -> dict[str, Any]:
+    """A typed record (what merge returns) as plain dicts and lists."""
+    return msgspec.to_builtins(record)
 
 
 def write(path: Path, rec: dict[str, Any]) -> Path:

@@ -17,7 +17,7 @@ import pytest
 
 from gradspec.cli import main
 from gradspec.merge import merge
-from report_fixtures import ODD_ADAPTER, sample_record, write
+from report_fixtures import ODD_ADAPTER, plain, sample_record, write
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,8 +44,8 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three CI jobs merged; the tensorflow job lost one cell, which shows as MISSING."""
     tf = sample_record(["tensorflow"])
     tf["results"] = [r for r in tf["results"] if not (r["case"] == "pool.avg_pool1d" and r["dtype"] == "float64")]
-    return merge([("torch.json", sample_record(["torch"])), ("tf.json", tf),
-                  ("ext.json", sample_record([ODD_ADAPTER]))])
+    return plain(merge([("torch.json", sample_record(["torch"])), ("tf.json", tf),
+                        ("ext.json", sample_record([ODD_ADAPTER]))]))
 
 
 @pytest.fixture(scope="module")

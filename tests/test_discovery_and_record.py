@@ -10,6 +10,9 @@ import pytest
 from gradspec import discovery
 from gradspec.merge import scores
 from gradspec.record import stale_claims, write_atomic
+from gradspec.record_model import RunRecord, typed
+from report_fixtures import CASES, adapter_entry, result
+from report_fixtures import record as report_record
 
 
 def test_every_builtin_is_found_and_loads():
@@ -51,30 +54,38 @@ def test_selecting_an_unknown_adapter_is_an_error():
         discovery.discover([], ["numpy", "nope"])
 
 
-def _r(adapter: str, case: str, status: str, stale: list[str] | None = None) -> dict:
-    return {"adapter": adapter, "case": case, "status": status, "stale_denial": stale or []}
+def _record(rows: list[tuple[str, str, str, list[str]]], kinds: dict[str, str], requires: dict[str, list[str]],
+            capabilities: dict[str, list[str]]) -> RunRecord:
+    """A typed record of (adapter, case, status, stale denials) rows."""
+    results = []
+    for adapter, case, status, stale in rows:
+        r = result(case, adapter, "1.0", "cpu", "float32", status)
+        r["stale_denial"] = stale
+        results.append(r)
+    cases = {cid: {**CASES["tape.cube_variable"], "kind": kind, "requires": requires.get(cid, [])}
+             for cid, kind in kinds.items()}
+    adapters = {a: {**adapter_entry(a, "1.0", ["cpu"]), "capabilities": caps} for a, caps in capabilities.items()}
+    return typed(report_record(results, adapters, cases))
 
 
 def test_conformance_has_a_fixed_denominator_over_required_cases():
-    cases = {"a.x": {"kind": "required"}, "a.y": {"kind": "required"}, "a.z": {"kind": "implementation-defined"}}
-    results = [_r("t", "a.x", "PASS"), _r("t", "a.y", "UNSUPPORTED"), _r("t", "a.z", "PASS"),
-               _r("o", "a.x", "REFERENCE"), _r("o", "a.y", "PASS")]
-    for r in results:
-        r["framework_version"], r["mode"] = "1.0", "eager"
-    got = {adapter: (s["passed"], s["denominator"]) for (adapter, _, _mode), s in scores({"results": results,
-                                                                                  "cases": cases}).items()}
+    kinds = {"a.x": "required", "a.y": "required", "a.z": "implementation-defined"}
+    rec = _record([("t", "a.x", "PASS", []), ("t", "a.y", "UNSUPPORTED", []), ("t", "a.z", "PASS", []),
+                   ("o", "a.x", "REFERENCE", []), ("o", "a.y", "PASS", [])], kinds, {}, {"t": [], "o": []})
+    got = {adapter: (s["passed"], s["denominator"]) for (adapter, _, _mode), s in scores(rec).items()}
     assert got == {"t": (1, 2), "o": (1, 1)}
 
 
 def test_stale_claims_in_both_directions():
-    cases = {"t.p": {"requires": ["persistent_recording"]}, "t.q": {"requires": ["persistent_recording"]},
-             "t.w": {"requires": ["watch_control"]}}
-    adapters = {"x": {"capabilities": ["persistent_recording"]}}
-    results = [_r("x", "t.p", "FAIL"), _r("x", "t.q", "ERROR"), _r("x", "t.w", "UNSUPPORTED", ["watch_control"])]
-    claims = {(c["capability"], c["kind"]) for c in stale_claims(results, cases, adapters)["x"]}
+    kinds = {"t.p": "api", "t.q": "api", "t.w": "api"}
+    requires = {"t.p": ["persistent_recording"], "t.q": ["persistent_recording"], "t.w": ["watch_control"]}
+    rows = [("x", "t.p", "FAIL", []), ("x", "t.q", "ERROR", []), ("x", "t.w", "UNSUPPORTED", ["watch_control"])]
+    claims = {(c.capability, c.kind) for c in stale_claims(_record(rows, kinds, requires,
+                                                                   {"x": ["persistent_recording"]}))["x"]}
     assert claims == {("persistent_recording", "claimed_but_failing"), ("watch_control", "denied_but_working")}
-    results[0] = _r("x", "t.p", "PASS")
-    assert all(c["kind"] != "claimed_but_failing" for c in stale_claims(results, cases, adapters).get("x", []))
+    rows[0] = ("x", "t.p", "PASS", [])
+    assert all(c.kind != "claimed_but_failing"
+               for c in stale_claims(_record(rows, kinds, requires, {"x": ["persistent_recording"]})).get("x", []))
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -10,9 +10,14 @@ import pytest
 
 from gradspec import diff as diffing
 from gradspec.cli import main
-from gradspec.merge import MergeError, cell_key, merge, write_record
+from gradspec.merge import MergeError, merge, write_record
+from gradspec.record_model import RecordError
 from gradspec.schema import load_record, validate
-from report_fixtures import ODD_ADAPTER, ODD_CASE, result, sample_record, write
+from report_fixtures import ODD_ADAPTER, ODD_CASE, plain, result, sample_record, write
+
+
+def cell_key(r: dict[str, Any]) -> tuple[str, ...]:
+    return (r["case"], r["adapter"], r["framework_version"], r["mode"], r["device"], r["dtype"])
 
 
 def find(rec: dict[str, Any], case: str, adapter: str, dtype: str) -> dict[str, Any]:
@@ -32,7 +37,7 @@ def cli(capsys: pytest.CaptureFixture[str]):
 
 def test_merge_of_jobs_equals_the_whole_run() -> None:
     jobs = [(f"{a}.json", sample_record([a])) for a in ("torch", "tensorflow", ODD_ADAPTER)]
-    merged = merge(jobs)
+    merged = plain(merge(jobs))
     whole = sample_record()
     assert sorted(map(cell_key, merged["results"])) == sorted(map(cell_key, whole["results"]))
     assert merged["summary"] == whole["summary"]
@@ -45,7 +50,7 @@ def test_merge_of_jobs_equals_the_whole_run() -> None:
 def test_a_cell_a_job_did_not_report_is_missing_and_names_the_job() -> None:
     tf = sample_record(["tensorflow"])
     tf["results"] = [r for r in tf["results"] if not (r["case"] == "tape.cube_variable" and r["dtype"] == "float64")]
-    merged = merge([("torch-job.json", sample_record(["torch"])), ("tf-job.json", tf)])
+    merged = plain(merge([("torch-job.json", sample_record(["torch"])), ("tf-job.json", tf)]))
     missing = [r for r in merged["results"] if r["status"] == "MISSING"]
     assert [cell_key(r) for r in missing] == [("tape.cube_variable", "tensorflow", "2.21.0", "eager", "cpu", "float64")]
     assert "tf-job.json" in missing[0]["message"]
@@ -57,7 +62,7 @@ def test_a_cell_a_job_did_not_report_is_missing_and_names_the_job() -> None:
 def test_missing_cells_cover_dtypes_seen_in_other_jobs() -> None:
     f32 = sample_record(["torch"])
     f32["results"] = [r for r in f32["results"] if r["dtype"] == "float32"]
-    merged = merge([("a.json", f32), ("b.json", sample_record(["tensorflow"]))])
+    merged = plain(merge([("a.json", f32), ("b.json", sample_record(["tensorflow"]))]))
     missing = {(r["case"], r["dtype"]) for r in merged["results"] if r["status"] == "MISSING"}
     assert missing == {(c, "float64") for c in sample_record()["cases"]}
 
@@ -67,7 +72,7 @@ def test_the_same_cell_reported_twice_identically_is_kept_once() -> None:
     b = copy.deepcopy(a)
     for r in b["results"]:
         r["duration_s"] = 9.0  # timings differ between jobs; outcomes do not
-    merged = merge([("a.json", a), ("b.json", b)])
+    merged = plain(merge([("a.json", a), ("b.json", b)]))
     assert len(merged["results"]) == len(a["results"])
 
 
@@ -89,7 +94,7 @@ def test_different_suite_commit_or_schema_version_is_an_error_naming_both_files(
         merge([("a.json", sample_record(["torch"])), ("b.json", sample_record(["tensorflow"], commit="4567def"))])
     other = sample_record(["tensorflow"])
     other["schema_version"] = 3
-    with pytest.raises(MergeError, match=r"schema_version differs: a\.json has 2, b\.json has 3"):
+    with pytest.raises(RecordError, match=r"b\.json: not a valid gradspec run record: at \$\.schema_version"):
         merge([("a.json", sample_record(["torch"])), ("b.json", other)])
 
 
@@ -98,7 +103,7 @@ def test_two_versions_of_one_adapter_stay_apart() -> None:
     for r in old["results"]:
         r["framework_version"] = "2.12.0"
     old["adapters"]["torch"]["version"] = "2.12.0"
-    merged = merge([("old.json", old), ("new.json", sample_record(["torch"]))])
+    merged = plain(merge([("old.json", old), ("new.json", sample_record(["torch"]))]))
     assert set(merged["adapters"]) == {"torch@2.12.0", "torch@2.13.0"}
     assert len(merged["results"]) == 20
     assert merged["adapters"]["torch@2.12.0"]["conformance"] == {"eager": {"passed": 5, "denominator": 6}}
@@ -128,12 +133,19 @@ def test_cli_merge_conflict_exits_2_and_names_the_cell(tmp_path: Path, cli) -> N
     assert not (tmp_path / "out.json").exists()
 
 
-def test_write_record_spells_non_finite_numbers_as_strings(tmp_path: Path) -> None:
+def test_non_finite_numbers_are_strings_and_a_bare_nan_token_is_refused_everywhere(tmp_path: Path, cli) -> None:
     rec = sample_record(["tensorflow"])
-    assert any(r["max_rel_err"] != r["max_rel_err"] for r in rec["results"] if r["max_rel_err"] is not None)
+    assert find(rec, "tape.cube_variable", "tensorflow", "float64")["max_rel_err"] == "nan"
     write_record(rec, tmp_path / "r.json")
     reread = load_record(tmp_path / "r.json")
     assert find(reread, "tape.cube_variable", "tensorflow", "float64")["max_rel_err"] == "nan"
+    bare = tmp_path / "bare.json"
+    bare.write_text((tmp_path / "r.json").read_text().replace('"max_rel_err":"nan"', '"max_rel_err":NaN'))
+    for command in (["validate", str(bare)], ["merge", str(bare), str(tmp_path / "r.json"), "-o",
+                                              str(tmp_path / "m.json")], ["report", str(bare)],
+                    ["diff", str(bare), str(tmp_path / "r.json")]):
+        rc, _, err = cli(*command)
+        assert rc == 2 and "bare NaN or Infinity token" in err, command
 
 
 # -- diff -----------------------------------------------------------------------------------------
@@ -154,7 +166,7 @@ def _changed_head() -> dict[str, Any]:
 
 
 def _cells(d: diffing.Diff, category: str) -> list[tuple[str, str, str]]:
-    return [(c.case, (c.after or c.before)["adapter"], (c.after or c.before)["dtype"]) for c in d.changes[category]]
+    return [(c.case, (c.after or c.before).adapter, (c.after or c.before).dtype) for c in d.changes[category]]
 
 
 def test_diff_sorts_every_change_into_its_category() -> None:
@@ -190,7 +202,7 @@ def test_improvements_alone_do_not_fail_the_gate() -> None:
 def test_a_cell_turned_missing_is_worse() -> None:
     tf = sample_record(["tensorflow"])
     tf["results"] = [r for r in tf["results"] if not (r["case"] == "tape.cube_variable" and r["dtype"] == "float32")]
-    head = merge([("torch.json", sample_record(["torch"])), ("tf.json", tf)])
+    head = plain(merge([("torch.json", sample_record(["torch"])), ("tf.json", tf)]))
     d = diffing.diff(merge([("torch.json", sample_record(["torch"])),
                             ("tf.json", sample_record(["tensorflow"]))]), head)
     assert _cells(d, "removed_cells") == [("tape.cube_variable", "tensorflow", "float32")]
@@ -244,7 +256,7 @@ def test_merge_unites_stale_capability_claims() -> None:
     cpu["adapters"]["torch"]["stale_claims"] = [{"capability": "vmap", "kind": "denied_but_working", "cases": ["b"]}]
     gpu["adapters"]["torch"]["stale_claims"] = [{"capability": "vmap", "kind": "denied_but_working", "cases": ["a"]},
                                                 {"capability": "hessian", "kind": "claimed_but_failing", "cases": ["c"]}]
-    merged = merge([("cpu.json", cpu), ("gpu.json", gpu)])
+    merged = plain(merge([("cpu.json", cpu), ("gpu.json", gpu)]))
     assert merged["adapters"]["torch"]["devices"] == ["cpu", "cuda"]
     assert merged["adapters"]["torch"]["stale_claims"] == [
         {"capability": "hessian", "kind": "claimed_but_failing", "cases": ["c"]},

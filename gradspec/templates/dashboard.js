@@ -73,9 +73,9 @@
 
   function describeOutcome(o) {
     if (o === null || o === undefined) { return "(none)"; }
-    if (o.list) { return "[" + o.list.map(describeOutcome).join(", ") + "]"; }
-    if (o.dict) {
-      return "{" + Object.keys(o.dict).map(function (k) { return k + ": " + describeOutcome(o.dict[k]); }).join(", ") + "}";
+    if (o.outcome === "List") { return "[" + o.items.map(describeOutcome).join(", ") + "]"; }
+    if (o.outcome === "Dict") {
+      return "{" + Object.keys(o.items).map(function (k) { return k + ": " + describeOutcome(o.items[k]); }).join(", ") + "}";
     }
     switch (o.outcome) {
       case "Value": return "Value " + describeArray(o.array);
@@ -91,9 +91,9 @@
 
   function describeExpect(e) {
     if (e === null || e === undefined) { return "(none)"; }
-    if (e.list) { return "[" + e.list.map(describeExpect).join(", ") + "]"; }
-    if (e.dict) {
-      return "{" + Object.keys(e.dict).map(function (k) { return k + ": " + describeExpect(e.dict[k]); }).join(", ") + "}";
+    if (e.expect === "List") { return "[" + e.items.map(describeExpect).join(", ") + "]"; }
+    if (e.expect === "Dict") {
+      return "{" + Object.keys(e.items).map(function (k) { return k + ": " + describeExpect(e.items[k]); }).join(", ") + "}";
     }
     switch (e.expect) {
       case "Value": return "Value from " + e.source + " " + describeArray(e.array) + (e.form && e.form !== "any" ? " (" + e.form + ")" : "");
