@@ -18,7 +18,7 @@ import shutil
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
@@ -28,9 +28,10 @@ from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, ItemResult, run_item
 from .loader import load_case_file, load_cases
-from .markdown import printable
 from .modes import EAGER, is_mode, item_params, parse_item_params
-from .record_model import Result, RunRecord
+
+if TYPE_CHECKING:  # the record side is imported when a run ends, not while collecting
+    from .record_model import Result, RunRecord
 
 STATE_KEY = pytest.StashKey["GradspecState"]()
 PROPERTY = "gradspec"
@@ -418,6 +419,8 @@ class Recorder:
         record = self.record
         if record is None:
             return
+        from .markdown import printable
+
         tr = terminalreporter
         tr.section("gradspec")
         per: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)

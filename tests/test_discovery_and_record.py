@@ -32,6 +32,20 @@ def test_importing_every_builtin_adapter_module_imports_no_framework():
     assert out.stdout.strip() == "[]", out.stderr
 
 
+def test_collecting_the_whole_catalog_imports_no_framework():
+    """``pytest cases --collect-only`` (every case, adapter, mode, device and dtype) must stay
+    cheap: frameworks are imported by the first item that runs, never by collection."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest; rc = pytest.main(['cases', '--collect-only', '-q', '-p', 'no:cacheprovider']); "
+            "print('IMPORTED', rc, sorted(m for m in ('torch', 'tensorflow', 'jax', 'autograd', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert "collected" in out.stdout and out.stdout.rsplit("IMPORTED", 1)[1].strip() == "0 []", out.stdout[-2000:]
+
+
 def test_explicit_environment_and_entry_point_adapters(monkeypatch: pytest.MonkeyPatch):
     ep = importlib.metadata.EntryPoint("from_package", "tests.fake_adapters:Scaled", discovery.ENTRY_POINT_GROUP)
     monkeypatch.setattr(discovery.importlib.metadata, "entry_points",
