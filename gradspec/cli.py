@@ -88,8 +88,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """Print (or write) the run record's JSON Schema, generated from gradspec.record_model."""
-    from .record_model import json_schema
+    """Print (or write) the run record's JSON Schema (or the expectation file's), generated
+    from the types that read them."""
+    if args.expectations:
+        from .expectation_file import json_schema
+    else:
+        from .record_model import json_schema
 
     text = json.dumps(json_schema(), indent=1) + "\n"
     if args.output:
@@ -168,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="the run record's JSON Schema (2020-12), generated from the record model")
     sc.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
+    sc.add_argument("--expectations", action="store_true",
+                    help="the expectation file's format (<adapter>.expect.toml read as JSON) instead")
     sc.set_defaults(func=cmd_schema)
 
     ls = sub.add_parser("list", help="the cases, with their statements and sources")

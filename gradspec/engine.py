@@ -17,7 +17,7 @@ from .adapter import Adapter
 from .case import Case, Kind
 from .expect import uses_oracle
 from .expected_values import ExpectationFailed, encode_expectation, resolve
-from .expectation_file import Entry
+from .expectation_file import Declaration
 from .judge import Judge, declared_summary
 from .modes import EAGER
 from .outcomes import Unsupported, encode_outcome
@@ -25,8 +25,8 @@ from .program import Program, RunContext
 from .requests import REQUEST_CAPABILITY
 from .tolerance import for_item
 
-STATUSES = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL")
-EXECUTED = frozenset({"PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL"})
+STATUSES = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL", "XPASS")
+EXECUTED = frozenset({"PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL", "XPASS"})
 
 
 class CaseTimeout(BaseException):
@@ -58,6 +58,7 @@ class ItemResult:
     settings: dict[str, Any] = field(default_factory=dict)  # framework settings the item ran under
     compile_stats: dict[str, int] | None = None  # what a compiled mode's compiler did for this item
     stale_denial: list[str] = field(default_factory=list)  # capabilities denied yet working here
+    known_bug: str | None = None  # the listed bug this cell failed as (XFAIL) or no longer fails as (XPASS)
 
     def to_json(self) -> dict[str, Any]:
         """A shallow dict: the fields already hold JSON values (asdict's deep copy costs ~1 ms an item)."""
@@ -100,7 +101,7 @@ def _lacks(adapter: Adapter, missing: list[str], mode: str) -> str:
 
 
 def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str,
-             entry: Entry | None, timeout: float | None = None, mode: str = EAGER) -> ItemResult:
+             entry: Declaration | None, timeout: float | None = None, mode: str = EAGER) -> ItemResult:
     """Execute and judge one item.  ``device`` is the adapter's own device name."""
     start = time.perf_counter()
     ctx = RunContext(dtype, device, mode=mode)
@@ -161,14 +162,23 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
         return finish("UNSUPPORTED", _lacks(adapter, missing, mode) + stale)
     if adapter.reference and any(uses_oracle(e) for e in case.expect):
         return finish("REFERENCE", "expected values come from this adapter (the finite-difference oracle)")
-    if entry is not None and entry.known_bug:
-        if verdict.ok:
-            return finish("PASS", f"passes although its expectation file lists a known bug ({entry.known_bug}); "
-                                  f"the entry looks stale")
-        return finish("XFAIL", f"known bug {entry.known_bug}: {verdict.message}", fail_kind=verdict.fail_kind)
-    if not verdict.ok:
-        return finish("FAIL", verdict.message, fail_kind=verdict.fail_kind)
-    return finish("PASS")
+    bugs = entry.known_bugs if entry is not None else ()
+    if verdict.ok:
+        if bugs:  # a listed bug that no longer fails: the entry is stale
+            return finish("XPASS", f"passes although the expectation file lists the known bug "
+                                   f"{', '.join(b.link for b in bugs)}; the entry looks stale",
+                          known_bug=bugs[0].link)
+        return finish("PASS")
+    bug = entry.known_bug_for(verdict.fail_kind, verdict.message) if entry is not None else None
+    if bug is not None:
+        return finish("XFAIL", f"known bug {bug.link}: {verdict.message}", fail_kind=verdict.fail_kind,
+                      known_bug=bug.link)
+    if bugs:
+        listed = "; ".join(f"{b.link} ({b.fail_kind}{f', message ~ {b.message!r}' if b.message else ''})"
+                           for b in bugs)
+        return finish("FAIL", f"{verdict.message} [this is not the listed known bug: {listed}]",
+                      fail_kind=verdict.fail_kind)
+    return finish("FAIL", verdict.message, fail_kind=verdict.fail_kind)
 
 
 def _error(exc: BaseException) -> dict[str, str]:

@@ -16,7 +16,7 @@ import numpy as np
 from .case import Tolerance
 from .expect import AbsentIs, DerivedIs, InfoIs, OneOf, RaisesIs, ZerosIs
 from .expected_values import DotProduct, Resolved
-from .expectation_file import Entry
+from .expectation_file import Declaration
 from .outcomes import Absent, Answer, Info, Raised, Sparse, Value, Zeros, describe
 from .tolerance import with_order_floor
 
@@ -48,9 +48,9 @@ class Judge:
         self.max_abs = 0.0
         self.max_rel = 0.0
         self.compared = False
-        self.declared: Entry | None = None
+        self.declared: Declaration | None = None
 
-    def verdict(self, expected: list[Any], observed: list[Answer], declared: Entry | None) -> Verdict:
+    def verdict(self, expected: list[Any], observed: list[Answer], declared: Declaration | None) -> Verdict:
         self.declared = declared
         try:
             if len(observed) != len(expected):
@@ -65,14 +65,16 @@ class Judge:
     def _errors(self) -> tuple[float | None, float | None]:
         return (self.max_abs, self.max_rel) if self.compared else (None, None)
 
-    def _check_declared(self, declared: Entry | None) -> None:
+    def _check_declared(self, declared: Declaration | None) -> None:
         if declared is None:
             return
         for slot, observed in self.choices.items():
             documented = declared.choice_for(slot)
             if documented is not None and documented != observed:
+                basis = declared.choice_entry.basis if declared.choice_entry else None
+                source = f" ({declared.doc})" if declared.doc else ""
                 raise Mismatch("behaviour_changed",
-                               f"slot '{slot}': the adapter documents '{documented}' ({declared.doc}) "
+                               f"slot '{slot}': the adapter declares '{documented}' ({basis}){source} "
                                f"but observed '{observed}'")
 
     # -- matching -----------------------------------------------------------
@@ -235,13 +237,15 @@ def _short(a: np.ndarray) -> str:
     return np.array2string(np.asarray(a), precision=8, threshold=8, separator=", ")
 
 
-def declared_summary(entry: Entry | None, slots: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """The adapter's documented choices for the record, per slot."""
-    if entry is None:
+def declared_summary(entry: Declaration | None, slots: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The adapter's declared choices for the record, per slot, with what each rests on."""
+    if entry is None or entry.choice_entry is None:
         return {}
+    e = entry.choice_entry
     out = {}
     for slot in slots:
         choice = entry.choice_for(slot)
         if choice is not None:
-            out[slot] = {"choice": choice, "doc": entry.doc, "versions": entry.versions}
+            out[slot] = {"choice": choice, "doc": e.doc, "versions": e.versions, "basis": e.basis or "observed",
+                         **({"quote": e.quote} if e.quote else {})}
     return out

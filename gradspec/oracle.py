@@ -1,11 +1,16 @@
 """The float64 finite-difference oracle.
 
-Derivatives by five-point central differences (error O(h^4)), with the step
-chosen per element from its scale: h = eps**(1/5) * max(|x|, 1/64), which
-balances truncation against rounding and gives about 1e-11 relative accuracy
-on smooth functions (the floor keeps the step finite at x = 0 while staying
-small next to features of small inputs, like log near 0.1).  Used only at smooth points: kinks, ties and singular
-points are implementation-defined cases with explicit outcomes.
+Derivatives by five-point central differences (error O(h^4)); where the
+stencils at h and h/2 differ by more than rounding explains, they are combined
+by Richardson extrapolation, (16 D(h/2) - D(h)) / 15, which cancels the h^4
+term (error O(h^6)); nested (higher-order) differences keep the plain stencil.  The step is chosen per element from its
+scale: h = eps**(1/5) * max(|x|, 1/64) (the floor keeps the step finite at
+x = 0 while staying small next to features of small inputs, like log near
+0.1).  A step set by |x| is coarse where the function varies on a much smaller
+scale than x itself (an offset input: std of [17.0, 17.37, 17.74]); there the
+plain stencil errs by ~1e-8, the extrapolated one by ~1e-11.  Used only at
+smooth points: kinks, ties and singular points are implementation-defined cases
+with explicit outcomes.
 """
 from __future__ import annotations
 
@@ -25,7 +30,41 @@ STEP_FLOOR = 1.0 / 64
 def step(scale: float) -> float:
     """The finite-difference step for an input of magnitude ``scale``."""
     return STEP_SCALE * max(abs(scale), STEP_FLOOR)
+
+
 _STENCIL = ((-2.0, 1.0), (-1.0, -8.0), (1.0, 8.0), (2.0, -1.0))  # (offset, weight) / 12h
+
+
+_NESTING = {"open": 0, "taken": 0}  # derivatives being taken now, and taken so far, in this process
+EPS = np.finfo(np.float64).eps
+
+
+def _extrapolated(g: Callable[[float], np.ndarray], h: float) -> np.ndarray:
+    """d/ds g(s) at 0.  The five-point stencil at h and at h/2; where the two differ by
+    more than rounding can explain (the function varies on a smaller scale than the
+    step), the Richardson extrapolation (16 D(h/2) - D(h)) / 15, else D(h), which
+    carries half the rounding noise.  Inside a higher order (a difference of
+    differences) the plain stencil at h is kept at every level, since a second
+    evaluation would only add noise for the outer level to amplify; nested orders are
+    judged with the tolerance floors of gradspec.tolerance."""
+    def stencil(k: float) -> tuple[np.ndarray, np.ndarray]:
+        values = [(w, np.asarray(g(o * k), dtype=np.float64)) for o, w in _STENCIL]
+        size = np.max([np.abs(v) for _, v in values], axis=0)
+        return sum(w * v for w, v in values) / (12.0 * k), size
+
+    inside_another = _NESTING["open"] > 0
+    _NESTING["open"] += 1
+    _NESTING["taken"] += 1
+    taken = _NESTING["taken"]
+    try:
+        coarse, size = stencil(h)
+        if inside_another or _NESTING["taken"] != taken:  # part of a higher order
+            return coarse
+        fine, _ = stencil(h / 2)
+        rounding = 64 * EPS * np.maximum(size, np.finfo(np.float64).tiny) / h  # |weights| 18/12 * 2/h, with room
+        return np.where(np.abs(fine - coarse) > rounding, (16.0 * fine - coarse) / 15.0, coarse)
+    finally:
+        _NESTING["open"] -= 1
 
 
 class NonScalarTargetError(ValueError):
@@ -44,8 +83,7 @@ def directional(f: Callable[[np.ndarray], Any], x: np.ndarray, t: np.ndarray) ->
     if norm == 0.0:
         return np.zeros_like(np.asarray(f(x), dtype=np.float64))
     h = step(float(np.max(np.abs(x))) if x.size else 1.0) / norm
-    total = sum(w * np.asarray(f(x + o * h * t), dtype=np.float64) for o, w in _STENCIL)
-    return total / (12.0 * h)
+    return _extrapolated(lambda s: f(x + s * t), h)
 
 
 def jacobian(f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
@@ -56,10 +94,8 @@ def jacobian(f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
     for i in range(x.size):
         e = np.zeros(x.size)
         e[i] = 1.0
-        h = step(float(x.reshape(-1)[i]))
-        offset = (h * e).reshape(x.shape)
-        total = sum(w * np.asarray(f(x + o * offset), dtype=np.float64) for o, w in _STENCIL)
-        cols.append(total / (12.0 * h))
+        direction = e.reshape(x.shape)
+        cols.append(_extrapolated(lambda s: f(x + s * direction), step(float(x.reshape(-1)[i]))))
     if not cols:
         return np.zeros(y.shape + x.shape)
     return np.stack(cols, axis=-1).reshape(y.shape + x.shape)

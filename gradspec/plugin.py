@@ -254,7 +254,11 @@ class CaseItem(pytest.Item):
         reason = state.mode_unavailable(spec, adapter, self.mode)
         if reason:
             return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
-        entry = state.expectations(spec).for_case(self.case.id, version, self.dtype, self.mode)
+        try:
+            entry = state.expectations(spec).for_case(self.case.id, version, self.dtype, self.mode)
+        except expectation_file.ExpectationFileError as exc:  # a malformed file costs its adapter's items
+            return ItemResult(**base, framework_version=version, status="ERROR", message=str(exc),
+                              error={"type": "ExpectationFileError", "message": str(exc), "traceback": ""})
         result = run_item(self.case, adapter, device, self.dtype, version, entry,
                           self.config.getoption("--gradspec-timeout") or None, self.mode)
         result.device = self.device
@@ -399,10 +403,12 @@ class Recorder:
             info.update(available=reason is None, reason=reason)
             adapters[spec.name] = info
             try:
-                unknown = state.expectations(spec).unknown_ids(catalog)
+                declared = state.expectations(spec)
             except expectation_file.ExpectationFileError as exc:
                 warnings.append(str(exc))
                 continue
+            info["bases"] = declared.bases()
+            unknown = declared.unknown_ids(catalog)
             warnings += [f"{spec.cls.expectations_path() if spec.cls else spec.name}: entry '{cid}' names no case"
                          for cid in unknown]
         options = {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes

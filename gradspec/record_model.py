@@ -257,6 +257,8 @@ class AdapterInfo(_Node):
     origin: Optional[Literal["builtin", "entry-point", "explicit"]] = None
     target: Optional[str] = None
     stale_claims: list[StaleClaim] = []
+    bases: Annotated[dict[Basis, NonNegative],
+                     Meta(description="How many of the adapter's declared choices rest on each basis")] = {}
 
 
 class DocRef(_Node):

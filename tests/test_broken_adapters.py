@@ -39,7 +39,7 @@ def test_the_unbroken_torch_adapter_passes_the_same_cases():
 def test_zeros_where_tensorflow_documents_none_fail_as_a_behaviour_change():
     result = run(ZerosForAbsentTensorFlow, "tape.unconnected_source")
     assert (result.status, result.fail_kind) == ("FAIL", "behaviour_changed"), result.message
-    assert "documents 'absent'" in result.message and result.choices == {"choice": "zeros"}
+    assert "declares 'absent'" in result.message and result.choices == {"choice": "zeros"}
 
 
 def test_a_second_gradient_from_a_non_persistent_recording_must_raise():

@@ -1,6 +1,8 @@
 """A malformed case fails at load with one message naming file, id and field."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -66,34 +68,62 @@ def test_a_case_file_that_fails_to_import_is_named(tmp_path: Path):
         load_cases([tmp_path])
 
 
-def test_expectation_files_are_validated(tmp_path: Path):
+DOC = 'basis = "documented"\ndoc = "https://e.org/a#b"\nquote = "It answers None."\n'
+
+
+@pytest.mark.parametrize("entry, field", [
+    ('choice = "absent"\nbasis = "documented"\ndoc = "https://e.org/no-anchor"\nquote = "q"\n', "doc"),
+    ('choice = "absent"\nbasis = "documented"\ndoc = "https://e.org/a#b"\n', "quote"),
+    ('choice = "absent"\n', "basis"),
+    ('choice = "absent"\nbasis = "guessed"\n', "basis"),
+    ('choice = "absent"\nbasis = "observed"\ndoc = "https://e.org/a#b"\n', "doc"),
+    ('choice = "absent"\nbasis = "source"\ndoc = "https://github.com/o/r/blob/main/f.py#L3"\n', "doc"),
+    ('choice = "absent"\nbasis = "source"\ndoc = "https://github.com/o/r/blob/v1.0/f.py"\n', "doc"),
+    ('choice = "absent"\n' + DOC + 'versions = "=>2"\n', "versions"),
+    ('choice = "absent"\n' + DOC + 'tags = ["x"]\n', "tags"),
+    ('dtypes = ["float8"]\nknown_bug = { link = "https://e.org/1", fail_kind = "wrong_dtype" }\n', "dtypes"),
+    ('known_bug = "https://e.org/issues/1"\n', "known_bug"),
+    ('known_bug = { link = "https://e.org/1" }\n', "known_bug"),
+    ('known_bug = { link = "https://e.org/1", fail_kind = "broken" }\n', "known_bug"),
+    ('known_bug = { link = "https://e.org/1", fail_kind = "wrong_dtype", message = "(" }\n', "known_bug"),
+    ('note = "nothing declared"\n', "(entry)"),
+])
+def test_expectation_files_are_validated_naming_file_case_and_field(tmp_path: Path, entry: str, field: str):
     path = tmp_path / "x.expect.toml"
-    path.write_text('["tape.unconnected"]\nchoice = "absent"\ndoc = "https://e.org/no-anchor"\n')
-    with pytest.raises(ExpectationFileError, match=r"case 'tape.unconnected': field 'doc'"):
+    path.write_text('["tape.unconnected"]\n' + entry)
+    with pytest.raises(ExpectationFileError, match=rf"x\.expect\.toml: case 'tape.unconnected': field '{re.escape(field)}'"):
         load(path)
-    path.write_text('["tape.unconnected"]\nchoice = "absent"\ndoc = "https://e.org/a#b"\nversions = "=>2"\n')
-    with pytest.raises(ExpectationFileError, match="field 'versions'"):
-        load(path)
+
+
+def test_each_basis_carries_what_it_rests_on(tmp_path: Path):
+    path = tmp_path / "x.expect.toml"
+    path.write_text('["a.doc"]\nchoice = "x"\n' + DOC
+                    + '["a.src"]\nchoice = "x"\nbasis = "source"\n'
+                      'doc = "https://github.com/o/r/blob/v2.1.0/src/f.py#L10-L12"\n'
+                    + '["a.obs"]\nchoice = "x"\nbasis = "observed"\nnote = "seen on 1.0"\n')
+    data = load(path)
+    assert data.bases() == {"documented": 1, "source": 1, "observed": 1}
 
 
 def test_expectation_entries_follow_version_ranges(tmp_path: Path):
     path = tmp_path / "x.expect.toml"
-    path.write_text('[["tape.u"]]\nchoice = "absent"\ndoc = "https://e.org/a#b"\nversions = "<2"\n'
-                    '[["tape.u"]]\nchoice = "zeros"\ndoc = "https://e.org/a#c"\nversions = ">=2"\n'
-                    '["tape.gone"]\nnote = "no such case"\n')
+    path.write_text('[["tape.u"]]\nchoice = "absent"\n' + DOC + 'versions = "<2"\n'
+                    '[["tape.u"]]\nchoice = "zeros"\nbasis = "observed"\nversions = ">=2"\n'
+                    '["tape.gone"]\nchoice = "x"\nbasis = "observed"\n')
     data = load(path)
     assert data.for_case("tape.u", "1.9").choice_for("choice") == "absent"
     assert data.for_case("tape.u", "2.13.0").choice_for("choice") == "zeros"
     assert data.unknown_ids({"tape.u"}) == ["tape.gone"]
 
 
-def test_expectation_entries_can_be_scoped_to_dtypes(tmp_path: Path):
+def test_entries_are_scoped_to_dtypes_and_modes_and_combine(tmp_path: Path):
     path = tmp_path / "x.expect.toml"
-    path.write_text('[["ops.mean"]]\ndtypes = ["float32"]\nknown_bug = "https://e.org/issues/1"\n'
-                    '[["ops.mean"]]\nchoice = "x"\ndoc = "https://e.org/a#b"\n')
+    path.write_text('[["ops.mean"]]\ndtypes = ["float32"]\n'
+                    'known_bug = { link = "https://e.org/issues/1", fail_kind = "wrong_dtype" }\n'
+                    '[["ops.mean"]]\nmodes = ["compiled"]\nchoice = "y"\nbasis = "observed"\n'
+                    '[["ops.mean"]]\nchoice = "x"\n' + DOC)
     data = load(path)
-    assert data.for_case("ops.mean", "1.0", "float32").known_bug
-    assert data.for_case("ops.mean", "1.0", "float64").choice_for("choice") == "x"
-    path.write_text('["ops.mean"]\ndtypes = ["float8"]\n')
-    with pytest.raises(ExpectationFileError, match="field 'dtypes'"):
-        load(path)
+    f32 = data.for_case("ops.mean", "1.0", "float32")
+    assert [b.link for b in f32.known_bugs] == ["https://e.org/issues/1"] and f32.choice_for("choice") == "x"
+    assert data.for_case("ops.mean", "1.0", "float64").known_bugs == ()
+    assert data.for_case("ops.mean", "1.0", "float64", "compiled").choice_for("choice") == "y"

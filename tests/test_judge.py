@@ -7,7 +7,7 @@ import pytest
 from gradspec.case import Tolerance
 from gradspec.expect import AbsentIs, OneOf, RaisesIs, ZerosIs
 from gradspec.expected_values import DotProduct, Resolved
-from gradspec.expectation_file import Entry
+from gradspec.expectation_file import Declaration, Entry
 from gradspec.judge import Judge
 from gradspec.outcomes import Absent, ErrorKind, Raised, Sparse, Value, Zeros
 
@@ -78,9 +78,9 @@ def test_one_of_records_the_choice_and_a_declared_change_fails():
     allowed = OneOf({"absent": AbsentIs(), "zeros": ZerosIs()}, "choice")
     v = judge(allowed, Absent())
     assert v.ok and v.choices == {"choice": "absent"}
-    documented = Entry("tape.u", {"*": "absent"}, doc="https://e.org/a#b")
+    documented = Declaration("tape.u", Entry("tape.u", {"*": "absent"}, "documented", "https://e.org/a#b", "q"))
     changed = judge(allowed, val(0.0), declared=documented)
-    assert changed.fail_kind == "behaviour_changed" and "documents 'absent'" in changed.message
+    assert changed.fail_kind == "behaviour_changed" and "declares 'absent' (documented)" in changed.message
     outside = judge(allowed, Raised(ErrorKind.UnconnectedSource))
     assert outside.fail_kind == "wrong_outcome" and "none of the allowed" in outside.message
 
@@ -103,6 +103,6 @@ def test_when_two_options_match_the_documented_one_names_the_choice():
     same = OneOf({"plus": Resolved(np.array(2.0), "analytic"), "minus": Resolved(np.array(2.0), "analytic")},
                  "convention")
     assert judge(same, Value(np.float32(2.0)[()] * np.ones((), "float32"))).choices == {"convention": "plus"}
-    documented = Entry("c.x", {"*": "minus"}, doc="https://e.org/a#b")
+    documented = Declaration("c.x", Entry("c.x", {"*": "minus"}, "observed"))
     v = judge(same, Value(np.ones((), "float32") * 2), declared=documented)
     assert v.ok and v.choices == {"convention": "minus"}

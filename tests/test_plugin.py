@@ -161,7 +161,7 @@ def _validate(record: dict) -> None:
 def test_an_expectation_entry_naming_no_case_is_a_warning(project):
     project.path.joinpath("fake_adapters_here.py").write_text(
         "from tests.fake_adapters import Scaled\nclass Noted(Scaled):\n    name = 'noted'\n")
-    project.path.joinpath("fake_adapters_here.expect.toml").write_text('["demo.gone"]\nnote = "renamed"\n')
+    project.path.joinpath("fake_adapters_here.expect.toml").write_text('["demo.gone"]\nchoice = "x"\nbasis = "observed"\nnote = "renamed"\n')
     result, record = run(project, "-n", "0", "--gradspec-adapter", "fake_adapters_here:Noted",
                          "--gradspec-adapters", "noted")
     assert any("'demo.gone' names no case" in w for w in record["warnings"])
