@@ -11,6 +11,8 @@ Environment:
   GRADSPEC_JSONL_COMMAND  the server command line (shell words); default: the
                           reference server, ``python servers/minirev_server.py``
   GRADSPEC_JSONL_TIMEOUT  seconds to wait for each reply (default 30)
+  GRADSPEC_JSONL_MAX_LINE the longest reply line in bytes (default 64 MiB); a longer one
+                          is a broken server
   GRADSPEC_JSONL_EXPECT   the server's expectation file (default: the one
                           beside this module, which documents minirev)
 """
@@ -21,13 +23,15 @@ import os
 import queue
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
+import msgspec
 import numpy as np
 
 from gradspec.adapter import Adapter, structured
@@ -43,7 +47,10 @@ from gradspec.requests import (Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, P
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = REPO / "servers" / "minirev_server.py"
 ENV_COMMAND, ENV_TIMEOUT, ENV_EXPECT = "GRADSPEC_JSONL_COMMAND", "GRADSPEC_JSONL_TIMEOUT", "GRADSPEC_JSONL_EXPECT"
+ENV_MAX_LINE = "GRADSPEC_JSONL_MAX_LINE"
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_LINE = 64 * 2 ** 20
+TOO_LONG = b"<a reply line over the limit>"  # the reader's marker (compared by identity)
 
 
 class ServerCrashed(RuntimeError):
@@ -67,6 +74,27 @@ def message_timeout() -> float:
     return float(os.environ.get(ENV_TIMEOUT) or DEFAULT_TIMEOUT)
 
 
+def max_line() -> int:
+    """The longest reply line read, in bytes: a server answering more is broken, and one
+    unbounded line would otherwise hold the whole of it in memory."""
+    return int(os.environ.get(ENV_MAX_LINE) or DEFAULT_MAX_LINE)
+
+
+class StartReply(msgspec.Struct):
+    """The start reply (docs/protocol.md#start), checked field by field: a server whose
+    handshake is malformed is a broken setup, caught before any item relies on it."""
+
+    protocol: int
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    version: str
+    capabilities: list[str]
+    requests: list[str]
+    dtypes: list[Literal["float16", "bfloat16", "float32", "float64", "complex64", "complex128", "int32",
+                         "int64", "bool"]]
+    ops: list[str]
+    id: int = 0
+
+
 class ServerProcess:
     """One running server: numbered requests, one reply line each, with a
     deadline.  Any failure to get a well-formed reply kills it for good."""
@@ -74,9 +102,13 @@ class ServerProcess:
     def __init__(self, command: list[str]) -> None:
         self.command = command
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        # A session of its own: whatever the server starts (a launcher's child, a fork holding
+        # the pipe) is in its process group, and close() ends the whole group.
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     start_new_session=True)
         self._lines: queue.Queue[bytes | None] = queue.Queue()
-        threading.Thread(target=self._pump, name="jsonl-reader", daemon=True).start()
+        self._reader = threading.Thread(target=self._pump, name="jsonl-reader", daemon=True)
+        self._reader.start()
         self._next_id = 0
         self._dead = False
         self.hello: dict[str, Any] = {}
@@ -107,19 +139,25 @@ class ServerProcess:
         return f"{self.hello['name']} {self.hello['version']}" if self.hello else " ".join(self.command)
 
     def close(self) -> int | None:
-        """Kill the process (if it still runs) and return its exit code."""
+        """Kill the server's whole process group and return the server's exit code."""
         self._dead = True
-        if self.proc.poll() is None:
-            self.proc.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the server leads its own group (start_new_session)
+        except (ProcessLookupError, PermissionError):
+            pass
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                pipe.close()  # type: ignore[union-attr]
-            except OSError:
-                pass
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        # The reader sees end of output once no process holds the pipe; closing the pipe while
+        # it still reads would wait on the reader's lock (a process outside the group: leave it).
+        self._reader.join(timeout=5)
+        if not self._reader.is_alive():
+            self.proc.stdout.close()  # type: ignore[union-attr]
         return code
 
     def shutdown(self) -> None:
@@ -137,15 +175,22 @@ class ServerProcess:
             reply = self.call({"type": "start", "protocol": PROTOCOL_VERSION})
         except Unsupported as exc:
             raise ServerError(f"{' '.join(self.command)} refused protocol {PROTOCOL_VERSION}: {exc}") from None
-        missing = [k for k in ("name", "version", "capabilities", "requests", "dtypes", "ops") if k not in reply]
-        if reply.get("protocol") != PROTOCOL_VERSION or missing:
-            raise ServerError(f"{' '.join(self.command)}: bad start reply (protocol {reply.get('protocol')!r}, "
-                              f"missing {missing})")
+        try:
+            msgspec.convert(reply, StartReply, strict=True)
+        except msgspec.ValidationError as exc:
+            raise ServerError(f"{' '.join(self.command)}: malformed start reply: {exc}") from None
+        if reply["protocol"] != PROTOCOL_VERSION:
+            raise ServerError(f"{' '.join(self.command)}: bad start reply: protocol {reply['protocol']!r}, "
+                              f"this client speaks {PROTOCOL_VERSION}")
         return reply
 
     def _pump(self) -> None:
+        limit = max_line()
         try:
-            for line in iter(self.proc.stdout.readline, b""):  # type: ignore[union-attr]
+            for line in iter(lambda: self.proc.stdout.readline(limit + 1), b""):  # type: ignore[union-attr]
+                if len(line) > limit:
+                    self._lines.put(TOO_LONG)
+                    return
                 self._lines.put(line)
         except (OSError, ValueError):  # closed under us by close()
             pass
@@ -170,6 +215,9 @@ class ServerProcess:
             raise
         if line is None:
             raise self._crashed(f"closed its output during '{message.get('type')}'")
+        if line is TOO_LONG:
+            raise self._crashed(f"sent a reply line longer than {max_line()} bytes to '{message.get('type')}' "
+                                f"(GRADSPEC_JSONL_MAX_LINE raises the limit)")
         try:
             reply = loads(line)
         except ProtocolError as exc:

@@ -12,12 +12,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .expect import Expectation, OneOf, slots
+import numpy as np
+
+from .expect import Expectation, OneOf, slots, uses_oracle
 from .inputs import ROLES, Input
 from .requests import REQUEST_TYPES, Probe, Request, source_names
 
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-TAG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")  # matched whole (fullmatch): no trailing newline
+TAG_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+DOC_URL = re.compile(r"https?://[^\s#]+#\S+")
 DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128",
           "int32", "int64", "bool")
 
@@ -116,14 +119,17 @@ class Case:
         return [s for e in self.expect for s in slots(e)]
 
 
+_MISSING: Any = object()  # a required field left out: named in the error with the case id and line
+
+
 def case(
     *,
-    id: str,
-    statement: str,
-    doc: Doc | str | Sequence[Doc | str],
-    tags: Sequence[str],
-    requests: Sequence[Request] | Request,
-    expect: Sequence[Expectation] | Expectation,
+    id: str = _MISSING,
+    statement: str = _MISSING,
+    doc: Doc | str | Sequence[Doc | str] = _MISSING,
+    tags: Sequence[str] = _MISSING,
+    requests: Sequence[Request] | Request = _MISSING,
+    expect: Sequence[Expectation] | Expectation = _MISSING,
     body: Callable[..., Any] | None = None,
     inputs: Mapping[str, Input] | None = None,
     kind: Kind | str | None = None,
@@ -137,18 +143,26 @@ def case(
     file, id and field on the first problem."""
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
-    cid = id if isinstance(id, str) else repr(id)
+    cid = id if isinstance(id, str) else "?" if id is _MISSING else repr(id)
 
     def fail(field_name: str, message: str) -> CaseError:
-        return CaseError(file, cid, field_name, message)
+        return CaseError(f"{file}:{line}", cid, field_name, message)
 
-    if not isinstance(id, str) or not ID_PATTERN.match(id):
+    for name, given in (("id", id), ("statement", statement), ("doc", doc), ("tags", tags),
+                        ("requests", requests), ("expect", expect)):
+        if given is _MISSING:
+            raise fail(name, "is required")
+    for name, flag in (("persistent", persistent), ("watch_accessed", watch_accessed)):
+        if not isinstance(flag, bool):
+            raise fail(name, f"must be True or False, got {flag!r}")
+    if not isinstance(id, str) or not ID_PATTERN.fullmatch(id):
         raise fail("id", "must be a dotted lower-case id such as 'tape.persistent_reuse'")
     if not isinstance(statement, str) or not statement.strip() or "\n" in statement:
         raise fail("statement", "must be one non-empty line")
     docs = _docs(doc, fail)
-    if not tags or any(not isinstance(t, str) or not TAG_PATTERN.match(t) for t in tags):
-        raise fail("tags", "must be a non-empty list of lower-case identifiers")
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple)) or not tags \
+            or any(not isinstance(t, str) or not TAG_PATTERN.fullmatch(t) for t in tags):
+        raise fail("tags", f"must be a non-empty list of lower-case identifiers, got {tags!r}")
     reqs = tuple(requests) if isinstance(requests, (list, tuple)) else (requests,)
     if not reqs:
         raise fail("requests", "must name at least one request")
@@ -169,11 +183,13 @@ def case(
     needs_body = any(not isinstance(r, Probe) for r in reqs)
     if needs_body and not callable(body):
         raise fail("body", "must be a function body(ops, **inputs) for gradient requests")
+    if isinstance(requires, str) or not isinstance(requires, (list, tuple, set, frozenset)):
+        raise fail("requires", f"must be a list of capabilities, got {requires!r}")
     unknown = set(requires) - CAPABILITIES
     if unknown:
         raise fail("requires", f"unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITIES)}")
-    if not dtypes or set(dtypes) - set(DTYPES):
-        raise fail("dtypes", f"must be a non-empty subset of {DTYPES}")
+    if isinstance(dtypes, str) or not isinstance(dtypes, (list, tuple)) or not dtypes or set(dtypes) - set(DTYPES):
+        raise fail("dtypes", f"must be a non-empty list drawn from {DTYPES}, got {dtypes!r}")
     has_choice = any(slots(e) for e in exps)
     try:
         resolved_kind = Kind(kind) if kind is not None else (
@@ -189,6 +205,13 @@ def case(
         for src in source_names(getattr(r, "wrt", ())):
             if not isinstance(src, str) or not src.isidentifier():
                 raise fail("requests", f"source {src!r} is not a name")
+    if any(uses_oracle(e) for e in exps):
+        for name, inp in inputs.items():
+            arr = np.asarray(inp.value)
+            if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+                raise fail("inputs", f"input {name!r} holds NaN or infinity: finite differences through it "
+                                     f"poison every entry they mix it into; state these expected values "
+                                     f"analytically or with value()")
     tol = {}
     for dt, pair in (tolerance or {}).items():
         if dt not in DTYPES or len(pair) != 2:
@@ -209,7 +232,7 @@ def _docs(doc: Any, fail: Callable[[str, str], CaseError]) -> tuple[Doc, ...]:
         d = Doc(d) if isinstance(d, str) else d
         if not isinstance(d, Doc):
             raise fail("doc", f"{d!r} is not a URL or Doc")
-        if not re.match(r"^https?://[^\s#]+#\S+$", d.url):
+        if not isinstance(d.url, str) or not DOC_URL.fullmatch(d.url):
             raise fail("doc", f"{d.url!r} must be an http(s) URL with a #fragment")
         out.append(d)
     if not out:

@@ -73,9 +73,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     d = diff_mod.diff(read_record(args.base), read_record(args.head), args.base, args.head)
-    text = diff_mod.render(d)
+    text = diff_mod.render(d, args.max_chars or None, args.full_report or "")
     if args.markdown:
         _write_text(args.markdown, text)
+    if args.full_markdown:
+        _write_text(args.full_markdown, diff_mod.render(d, None))
     print(text)
     return EXIT_WORSE if d.worse else EXIT_OK
 
@@ -164,6 +166,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("base", metavar="BASE")
     d.add_argument("head", metavar="HEAD")
     d.add_argument("--markdown", metavar="FILE", help="also write the pull-request comment to FILE")
+    d.add_argument("--max-chars", type=int, default=diff_mod.MAX_COMMENT, metavar="N",
+                   help="the comment's length limit (default %(default)s, within GitHub's 65,536; 0: none)")
+    d.add_argument("--full-report", metavar="LINK", default="",
+                   help="where the whole diff is (an artifact URL), named when rows are left out")
+    d.add_argument("--full-markdown", metavar="FILE", help="write the whole diff, unabridged, to FILE")
     d.set_defaults(func=cmd_diff)
 
     v = sub.add_parser("validate", help="check records against the run-record JSON Schema")

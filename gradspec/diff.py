@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .markdown import escape, score_text
+from .markdown import escape, link, score_text
 from .merge import Cell, cell_key, cell_order, scores
 from .record_model import Result, RunRecord, typed
 
@@ -35,6 +35,9 @@ CATEGORIES = (
     ("added_cells", "Cells newly reported", False),
 )
 MAX_ROWS = 50
+MAX_DETAIL = 300
+MAX_COMMENT = 65_000  # a GitHub comment holds 65,536 characters
+TRUNCATED = "**{n} changed cells are not listed here, to keep the comment within a pull request's limit**{where}"
 
 
 @dataclass
@@ -154,18 +157,21 @@ def _status(r: Result | None) -> str:
     return escape(r.status + (f" ({r.fail_kind})" if r.fail_kind else ""))
 
 
-def _section(title: str, changes: list[Change], cases_only: bool) -> list[str]:
-    lines = [f"### {title} ({len(changes)})", ""]
+def _detail(text: str) -> str:
+    return escape(text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 3] + "...")
+
+
+def _section(title: str, changes: list[Change], cases_only: bool) -> tuple[list[str], list[str]]:
+    """The section's head (title, table header) and its rows."""
     if cases_only:
-        lines += ["| Case | Statement |", "|---|---|"]
-        lines += [f"| {escape(c.case)} | {escape(c.detail)} |" for c in changes[:MAX_ROWS]]
+        head = [f"### {title} ({len(changes)})", "", "| Case | Statement |", "|---|---|"]
+        rows = [f"| {escape(c.case)} | {_detail(c.detail)} |" for c in changes[:MAX_ROWS]]
     else:
-        lines += ["| Case | Adapter | Device | dtype | Before | After | Detail |", "|---|---|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(_where(c) + [_status(c.before), _status(c.after), escape(c.detail)]) + " |"
-                  for c in changes[:MAX_ROWS]]
-    if len(changes) > MAX_ROWS:
-        lines += ["", f"... and {len(changes) - MAX_ROWS} more."]
-    return lines + [""]
+        head = [f"### {title} ({len(changes)})", "", "| Case | Adapter | Device | dtype | Before | After | Detail |",
+                "|---|---|---|---|---|---|---|"]
+        rows = ["| " + " | ".join(_where(c) + [_status(c.before), _status(c.after), _detail(c.detail)]) + " |"
+                for c in changes[:MAX_ROWS]]
+    return head, rows
 
 
 def _scores(d: Diff) -> list[str]:
@@ -186,8 +192,10 @@ def _modes(d: Diff, adapter: str) -> set[str]:
     return {r.mode for rec in (d.base, d.head) for r in rec.results if r.adapter == adapter}
 
 
-def render(d: Diff) -> str:
-    """Markdown for a pull-request comment."""
+def render(d: Diff, max_chars: int | None = MAX_COMMENT, full_report: str = "") -> str:
+    """Markdown for a pull-request comment: at most ``max_chars`` characters (GitHub keeps
+    65,536); rows that do not fit are counted and ``full_report`` (a link or path to the
+    whole diff) is named."""
     verdict = (f"**{d.count(True)} change(s) for the worse**" if d.worse else "**Nothing got worse**")
     lines = ["## gradspec diff", "",
              f"{verdict}; {d.count(False)} other change(s).", "",
@@ -197,7 +205,26 @@ def render(d: Diff) -> str:
     lines += _scores(d)
     summary = [f"| {title} | {len(d.changes[c])} | {'yes' if bad else 'no'} |" for c, title, bad in CATEGORIES]
     lines += ["| Change | Count | Worse |", "|---|---|---|", *summary, ""]
+    budget = (max_chars or 0) - len(TRUNCATED) - len(full_report) - 200 - sum(len(x) + 1 for x in lines)
+    left_out = 0
     for c, title, _ in CATEGORIES:
-        if d.changes[c]:
-            lines += _section(title, d.changes[c], c.endswith("_cases"))
+        if not d.changes[c]:
+            continue
+        head, rows = _section(title, d.changes[c], c.endswith("_cases"))
+        shown = len(rows)
+        if max_chars is not None:
+            budget -= sum(len(x) + 1 for x in head) + 2
+            shown = 0
+            while shown < len(rows) and budget - len(rows[shown]) - 1 >= 0:
+                budget -= len(rows[shown]) + 1
+                shown += 1
+        left_out += len(d.changes[c]) - shown
+        if shown or max_chars is None or budget > 0:
+            lines += head + rows[:shown]
+            hidden = len(d.changes[c]) - shown
+            lines += ["", f"... and {hidden} more."] if hidden else []
+            lines += [""]
+    if left_out and max_chars is not None:
+        lines += [TRUNCATED.format(n=left_out, where=f": {link('the full diff', full_report)}" if full_report else
+                                   " (run `gradspec diff` on the two records for all of it)")]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ BUILTINS: dict[str, str] = {
 }
 ENTRY_POINT_GROUP = "gradspec.adapters"
 ENV_VAR = "GRADSPEC_ADAPTER"
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")  # matched whole
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def load_spec(target: str, origin: str, fallback_name: str | None = None) -> Ada
         if getattr(cls, "api_version", None) not in SUPPORTED_API_VERSIONS:
             raise TypeError(f"{class_name} targets adapter API {cls.api_version}, this gradspec runs "
                             f"{list(SUPPORTED_API_VERSIONS)} (current {API_VERSION})")
-        if not NAME_PATTERN.match(getattr(cls, "name", "")):
+        if not NAME_PATTERN.fullmatch(getattr(cls, "name", "") or ""):
             raise TypeError(f"{class_name}.name must match {NAME_PATTERN.pattern}")
         _check_modes(cls)
     except Exception as exc:
@@ -89,7 +89,10 @@ def discover(explicit: list[str], selected: list[str] | None) -> list[AdapterSpe
         specs.append(load_spec(target.strip(), "explicit"))
     unique: dict[str, AdapterSpec] = {}
     for s in specs:
-        unique.setdefault(s.name, s)
+        first = unique.setdefault(s.name, s)
+        if first is not s:  # never silently run another adapter than the one asked for
+            raise LookupError(f"two adapters are named '{s.name}': {first.origin} {first.target} and "
+                              f"{s.origin} {s.target}; give the {s.origin} one another name")
     if selected:
         unknown = [n for n in selected if n not in unique]
         if unknown:

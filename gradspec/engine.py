@@ -9,9 +9,8 @@ import signal
 import threading
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator
+from typing import Any
 
 from .adapter import Adapter
 from .case import Case, Kind
@@ -65,23 +64,32 @@ class ItemResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
-    """Interrupt the item after ``seconds`` (main thread only; POSIX timers)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
+class TimeLimit:
+    """Interrupt the item after ``seconds`` (main thread only; POSIX timers).  ``expired``
+    stays true once the limit fired, so an adapter that catches the interruption and
+    carries on is still a TIMEOUT."""
 
-    def expire(signum: int, frame: Any) -> None:
-        raise CaseTimeout(f"ran past the per-case limit of {seconds:g} s")
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._active = bool(seconds) and threading.current_thread() is threading.main_thread() \
+            and hasattr(signal, "setitimer")
+        self._previous: Any = None
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def _expire(self, signum: int, frame: Any) -> None:
+        self.expired = True
+        raise CaseTimeout(f"ran past the per-item limit of {self.seconds:g} s")
+
+    def __enter__(self) -> "TimeLimit":
+        if self._active:
+            self._previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
 
 
 def needed_capabilities(case: Case) -> set[str]:
@@ -125,29 +133,35 @@ def run_item(case: Case, adapter: Adapter, device: str, dtype: str, version: str
         return finish("UNSUPPORTED", f"adapter '{adapter.name}' does not run {dtype} (runs {list(adapter.dtypes)})")
     tol = for_item(dtype, case.tolerance.get(dtype), entry.tolerance.get(dtype) if entry else None)
     result.tolerance = {"rtol": tol.rtol, "atol": tol.atol}
-    oracle_start = time.perf_counter()
+    limit = TimeLimit(timeout)  # the case body runs in both: the oracle's differences and the adapter
     try:
-        expected = resolve(case, dtype)
-    except ExpectationFailed as exc:
-        return finish("ERROR", str(exc), error=_error(exc))
-    finally:
-        result.oracle_s = round(time.perf_counter() - oracle_start, 6)
-    result.expected = [encode_expectation(e) for e in expected]
-    try:
-        result.settings = adapter.settings(ctx)
-        with time_limit(timeout):
+        with limit:
+            oracle_start = time.perf_counter()
+            try:
+                expected = resolve(case, dtype)
+            finally:
+                result.oracle_s = round(time.perf_counter() - oracle_start, 6)
+            result.expected = [encode_expectation(e) for e in expected]
+            result.settings = adapter.settings(ctx)
             observed = adapter.execute(Program.for_case(case, dtype), ctx)
     except Unsupported as exc:
         return finish("UNSUPPORTED", exc.reason)
     except (CaseTimeout, Exception) as exc:
-        if missing:  # it was only tried because a stale denial is worth knowing
-            return finish("UNSUPPORTED", _lacks(adapter, missing, mode))
         if isinstance(exc, CaseTimeout):
             return finish("TIMEOUT", str(exc), error=_error(exc))
+        if result.expected is None:  # the case's own expected values could not be computed
+            why = str(exc) if isinstance(exc, ExpectationFailed) else \
+                f"case '{case.id}': computing the expected values failed: {type(exc).__name__}: {exc}"
+            return finish("ERROR", why, error=_error(exc))
+        if missing:  # it was only tried because a stale denial is worth knowing
+            return finish("UNSUPPORTED", _lacks(adapter, missing, mode))
         # the adapter or the body broke: only this item pays
         return finish("ERROR", f"adapter '{adapter.name}' raised {type(exc).__name__}: {exc}", error=_error(exc))
     finally:
         result.compile_stats = dict(ctx.stats) or None
+    if limit.expired:  # the adapter caught the interruption and carried on
+        return finish("TIMEOUT", f"ran past the per-item limit of {timeout:g} s; the adapter caught the "
+                                 f"interruption and went on, so its answer is not judged")
     try:
         result.observed = [encode_outcome(a) for a in observed]
     except TypeError as exc:

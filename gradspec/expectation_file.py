@@ -33,13 +33,13 @@ from msgspec import Meta, Struct
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from .case import Tolerance
+from .case import DOC_URL, Tolerance
 from .modes import EAGER
 from .record_model import Basis, FailKind, Mode
 
 DType = Literal["float16", "bfloat16", "float32", "float64", "complex64", "complex128", "int32", "int64", "bool"]
-URL = Annotated[str, Meta(pattern=r"^https?://\S+$")]
-SOURCE_LINK = re.compile(r"^https://[^\s#]+/(blob|tree)/(?!(main|master|HEAD|trunk)/)[^\s/#]+/[^\s#]+#L\d+(-L\d+)?$")
+
+SOURCE_LINK = re.compile(r"https://[^\s#]+/(blob|tree)/(?!(main|master|HEAD|trunk)/)[^\s/#]+/[^\s#]+#L\d+(-L\d+)?")
 
 
 class ExpectationFileError(ValueError):
@@ -49,7 +49,7 @@ class ExpectationFileError(ValueError):
 class KnownBug(Struct, forbid_unknown_fields=True):
     """A listed bug: failures of this kind (and message) are XFAIL, others FAIL."""
 
-    link: Annotated[str, Meta(pattern=r"^(https?://\S+|unreported)$",
+    link: Annotated[str, Meta(pattern=r"^(https?://\S+|unreported)$(?![\s\S])",
                               description="The upstream issue or pull request; 'unreported' where none exists")]
     fail_kind: Annotated[FailKind, Meta(description="The fail kind the judge reports for it")]
     message: Annotated[str, Meta(description="A regular expression searched in the failure message")] = ""
@@ -216,12 +216,12 @@ def _check_basis(e: ExpectationEntry, fail: Any) -> None:
     if e.basis is None:
         raise fail("basis", "a declared choice says what it rests on: documented, source or observed")
     if e.basis == "documented":
-        if not re.match(r"^https?://[^\s#]+#\S+$", e.doc):
+        if not DOC_URL.fullmatch(e.doc):
             raise fail("doc", "a documented choice links the passage: a URL with a #anchor")
         if not e.quote.strip():
             raise fail("quote", "a documented choice quotes the sentence that states it")
     elif e.basis == "source":
-        if not SOURCE_LINK.match(e.doc):
+        if not SOURCE_LINK.fullmatch(e.doc):
             raise fail("doc", "a source choice links the implementing line at a release tag "
                               "(https://github.com/org/repo/blob/<tag>/path#L123)")
         if e.quote:

@@ -148,22 +148,26 @@ class Judge:
                                         f"{list(e.options)} ({'; '.join(reasons)})")
 
     def _value(self, e: Resolved, o: Answer, where: str) -> None:
+        answered: str | None  # the dtype the answer carries, when it carries one
         if isinstance(o, Sparse):
             if e.form == "dense":
                 raise Mismatch("wrong_outcome", f"{where}: a dense gradient is required, got {describe(o)}")
+            _numeric(np.asarray(o.values), f"{where} (sparse values)")
+            _numeric(np.asarray(o.indices), f"{where} (sparse indices)")
             got = o.densify()
+            answered = _dtype_name(got)
         elif isinstance(o, Value):
             if e.form == "sparse":
                 raise Mismatch("wrong_outcome", f"{where}: a sparse gradient is required, got a dense Value")
-            got = o.array
+            got = _numeric(np.asarray(o.array), where)
+            answered = _dtype_name(got)
         elif isinstance(o, Zeros) and o.shape is not None:
-            got = np.zeros(o.shape)
+            got, answered = np.zeros(o.shape), o.dtype
         else:
             raise self._wrong(o, "Value", where)
-        got = np.asarray(got)
         want_dtype = e.dtype or (self.item_dtype if _is_inexact_name(self.item_dtype) else None)
-        if want_dtype and got.dtype.kind in "fc" and _dtype_name(got) != want_dtype:
-            raise Mismatch("wrong_dtype", f"{where}: dtype {_dtype_name(got)}, expected {want_dtype}")
+        if want_dtype and answered is not None and answered != want_dtype:
+            raise Mismatch("wrong_dtype", f"{where}: dtype {answered}, expected {want_dtype}")
         if got.shape != e.array.shape:
             raise Mismatch("wrong_shape", f"{where}: shape {got.shape}, expected {e.array.shape}")
         tol = with_order_floor(self.tolerance, e.order) if e.source == "oracle" or self.reference else self.tolerance
@@ -198,14 +202,15 @@ class Judge:
     def _dot(self, e: DotProduct, o: Answer, where: str) -> None:
         if not isinstance(o, (Value, Sparse)):
             raise self._wrong(o, "Value", where)
-        v = o.densify() if isinstance(o, Sparse) else o.array
+        v = o.densify() if isinstance(o, Sparse) else _numeric(np.asarray(o.array), where)
         got = np.asarray(float(np.sum(e.tangent * np.asarray(v, dtype=np.float64))))
         self._close(np.asarray(e.expected), got, self.tolerance, f"{where} <t, J^T c>", "oracle <J t, c>")
 
     def _derived(self, e: DerivedIs, o: Answer, where: str) -> None:
         if not isinstance(o, dict) or not all(isinstance(v, Value) for v in o.values()):
             raise self._wrong(o, "a dict of Values", where)
-        arrays = {k: np.asarray(v.array, dtype=np.float64) for k, v in o.items()}
+        arrays = {k: np.asarray(_numeric(np.asarray(v.array), f"{where}[{k!r}]"), dtype=np.float64)
+                  for k, v in o.items()}
         for key, want in e.fn(arrays).items():
             if key not in o:
                 raise Mismatch("wrong_structure", f"{where}: no '{key}' in the answer")
@@ -223,6 +228,22 @@ class Judge:
     def _shape_of_answer(wanted: str, o: Answer, where: str) -> Mismatch:
         kind = "wrong_outcome" if isinstance(o, (Raised, Absent)) else "wrong_structure"
         return Mismatch(kind, f"{where}: expected {wanted} of outcomes, got {describe(o)}")
+
+
+NUMERIC_KINDS = frozenset("biufc")
+
+
+def _numeric(a: np.ndarray, where: str) -> np.ndarray:
+    """An array of numbers, or a wrong_dtype failure naming what came instead (strings,
+    Python objects): an adapter's answer is data the judge must not trip over."""
+    if a.dtype.kind in NUMERIC_KINDS or a.dtype.name == "bfloat16":
+        return a
+    raise Mismatch("wrong_dtype", f"{where}: the answer holds {a.dtype.name} data ({_short_any(a)}), not numbers")
+
+
+def _short_any(a: np.ndarray) -> str:
+    text = repr(a.reshape(-1)[:4].tolist()) if a.size else "[]"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _is_inexact_name(name: str) -> bool:

@@ -13,11 +13,11 @@ import re
 
 EAGER = "eager"
 COMPILED = "compiled"
-MODE_PATTERN = re.compile(r"^(eager|compiled(-[a-z0-9_]+)?)$")
+MODE_PATTERN = re.compile(r"eager|compiled(-[a-z0-9_]+)?")
 
 
 def is_mode(name: str) -> bool:
-    return bool(MODE_PATTERN.match(name))
+    return isinstance(name, str) and bool(MODE_PATTERN.fullmatch(name))
 
 
 def token(mode: str) -> str:

@@ -14,8 +14,10 @@ import gc
 import json
 import os
 import resource
+import shlex
 import shutil
 import sys
+import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -26,7 +28,7 @@ from . import expectation_file
 from .adapter import Adapter
 from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
-from .engine import EXECUTED, ItemResult, run_item
+from .engine import EXECUTED, CaseTimeout, ItemResult, TimeLimit, run_item
 from .loader import load_case_file, load_cases
 from .modes import EAGER, is_mode, item_params, parse_item_params
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # the record side is imported when a run ends, not while coll
     from .record_model import Result, RunRecord
 
 STATE_KEY = pytest.StashKey["GradspecState"]()
+XDIST_CRASH = "???"  # the phase xdist gives the report it makes for an item whose worker died
 PROPERTY = "gradspec"
 FAILING = frozenset({"FAIL", "ERROR", "TIMEOUT"})
 
@@ -69,6 +72,10 @@ class GradspecState:
         self._instances: dict[str, Adapter | Exception] = {}
         self._expectations: dict[str, expectation_file.ExpectationFile] = {}
         self._memo: dict[tuple[str, str], Any] = {}
+        self.case_files: dict[str, Case] = {}  # case id -> the case that defined it, across files
+        self.threads_at_start = set(threading.enumerate())
+        self.ran_items = False
+        self.exitstatus = 0
         opt = config.getoption
         devices = opt("--gradspec-devices")
         self.devices = (["cpu", "gpu"] if shutil.which("nvidia-smi") else ["cpu"]) if devices == "auto" \
@@ -107,10 +114,10 @@ class GradspecState:
         if spec.name not in self._instances:
             try:
                 self._instances[spec.name] = spec.cls()  # type: ignore[misc]
-            except Exception as exc:
+            except (Exception, CaseTimeout) as exc:  # remembered: the next items fail at once
                 self._instances[spec.name] = exc
         got = self._instances[spec.name]
-        if isinstance(got, Exception):
+        if isinstance(got, (Exception, CaseTimeout)):
             raise AdapterBroken(f"adapter '{spec.name}' ({spec.target}) failed to construct: "
                                 f"{type(got).__name__}: {got}")
         return got
@@ -165,11 +172,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """On an xdist worker: report its peak memory to the controller.  In any process
     that ran cases: freeze the heap, whose frameworks' objects pytest's end-of-run
     garbage collections (and interpreter shutdown) would otherwise walk for seconds."""
+    session.config.stash[STATE_KEY].exitstatus = int(session.exitstatus)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["gradspec_peak_rss_mib"] = peak_rss_mib()
     if any(isinstance(item, CaseItem) for item in session.items):
         gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Threads an adapter started and left running would keep this process (a worker, or
+    the run under -n 0) from ever exiting: once everything is written, leave without them."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.ran_items:
+        return
+    stray = [t.name for t in threading.enumerate()
+             if t.is_alive() and not t.daemon and t is not threading.main_thread() and t not in state.threads_at_start]
+    if stray:
+        sys.stderr.write(f"gradspec: adapters left {len(stray)} thread(s) running ({', '.join(stray[:5])}); "
+                         f"exiting without waiting for them\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(state.exitstatus)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -186,6 +211,11 @@ class CaseFile(pytest.File):
             cases = load_case_file(self.path)
         except CaseError as exc:
             raise self.CollectError(str(exc)) from None
+        for case in cases:
+            first = state.case_files.setdefault(case.id, case)
+            if first is not case:  # one id, two statements: every cell would be reported twice
+                raise self.CollectError(str(CaseError(f"{case.file}:{case.line}", case.id, "id",
+                                                      f"duplicate id, also defined at {first.file}:{first.line}")))
         for case in cases:
             for tag in case.tags:
                 self.config.addinivalue_line("markers", f"{tag}: gradspec tag")
@@ -215,6 +245,7 @@ class CaseItem(pytest.Item):
         self.case, self.spec, self.mode, self.device, self.dtype = case, spec, mode, device, dtype
 
     def runtest(self) -> None:
+        self.config.stash[STATE_KEY].ran_items = True
         result = self._run()
         record = result.to_json()
         record.update(nodeid=self.nodeid, worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
@@ -234,14 +265,21 @@ class CaseItem(pytest.Item):
         if spec.cls is None:
             return ItemResult(**base, framework_version="unknown", status="ERROR", message=spec.error or "",
                               error={"type": "AdapterLoadError", "message": spec.error or "", "traceback": ""})
-        version = state.distribution_version(spec)
-        reason = state.unavailable(spec)
-        if reason:
-            return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
+        version = "unknown"
+        timeout = self.config.getoption("--gradspec-timeout") or None
         try:
-            adapter = state.instance(spec)
-            native_devices = state._once(("devices", spec.name), adapter.devices)
-            version = state._once(("adapter version", spec.name), adapter.version)
+            with TimeLimit(timeout):  # an adapter's constructor and queries are its code too
+                version = state.distribution_version(spec)
+                reason = state.unavailable(spec)
+                if reason:
+                    return ItemResult(**base, framework_version=version, status="SKIP", message=reason)
+                adapter = state.instance(spec)
+                native_devices = state._once(("devices", spec.name), adapter.devices)
+                version = state._once(("adapter version", spec.name), adapter.version)
+        except CaseTimeout as exc:
+            return ItemResult(**base, framework_version=version, status="TIMEOUT",
+                              message=f"adapter '{spec.name}' did not finish starting: {exc}",
+                              error={"type": "CaseTimeout", "message": str(exc), "traceback": ""})
         except Exception as exc:  # a broken adapter costs only its own items
             message = str(exc) if isinstance(exc, AdapterBroken) else \
                 f"adapter '{spec.name}' failed before running: {type(exc).__name__}: {exc}"
@@ -259,8 +297,7 @@ class CaseItem(pytest.Item):
         except expectation_file.ExpectationFileError as exc:  # a malformed file costs its adapter's items
             return ItemResult(**base, framework_version=version, status="ERROR", message=str(exc),
                               error={"type": "ExpectationFileError", "message": str(exc), "traceback": ""})
-        result = run_item(self.case, adapter, device, self.dtype, version, entry,
-                          self.config.getoption("--gradspec-timeout") or None, self.mode)
+        result = run_item(self.case, adapter, device, self.dtype, version, entry, timeout, self.mode)
         result.device = self.device
         return result
 
@@ -299,6 +336,7 @@ class Recorder:
         self.config = config
         self.worker_rss: dict[str, float] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.collected: list[str] = []  # the case items this run should report
         self.paths: list[Path] = []
         self.empty_run = False
         self.record: RunRecord | None = None
@@ -306,6 +344,33 @@ class Recorder:
     @property
     def state(self) -> GradspecState:
         return self.config.stash[STATE_KEY]
+
+    @property
+    def out(self) -> Path | None:
+        if self.config.getoption("--gradspec-no-report"):
+            return None
+        return Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._expect([item.nodeid for item in session.items if isinstance(item, CaseItem)])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.collected:
+            self._expect([i for i in ids if "[" in i and self.state.is_case_file(self.state.root / i.split("::")[0])])
+
+    def _expect(self, nodeids: list[str]) -> None:
+        """The run is under way: latest.json says so until the run's record replaces it, so a
+        run that dies (a crash under -n 0, a kill) leaves no older record passing for it."""
+        self.collected = nodeids
+        if not nodeids or self.out is None:
+            return
+        from .record import build, dumps, write_atomic
+
+        stub = build(root=self.state.root, cases={}, results=[], adapters={}, options=self._options(), warnings=[],
+                     complete=False, interrupted=f"this run of {len(nodeids)} items started and has not finished "
+                                                 f"(if it is no longer running, it died)")
+        write_atomic(self.out / "latest.json", dumps(stub))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -319,13 +384,18 @@ class Recorder:
             self.results[report.nodeid] = json.loads(prop)
             return
         if report.failed and report.nodeid not in self.results:
-            synthetic = self._synthetic(report)
+            text = str(report.longrepr)
+            status = "CRASH" if report.when == XDIST_CRASH else "ERROR"
+            synthetic = self._synthetic(report.nodeid, status, text, report.duration,
+                                        getattr(getattr(report, "node", None), "gateway", None))
             if synthetic is not None:
                 self.results[report.nodeid] = synthetic
 
-    def _synthetic(self, report: pytest.TestReport) -> dict[str, Any] | None:
-        """A failed report with no result: a crashed worker or a broken setup."""
-        file, sep, name = report.nodeid.partition("::")
+    def _synthetic(self, nodeid: str, status: str, text: str, duration: float,
+                   gateway: Any = None) -> dict[str, Any] | None:
+        """A result for an item that has none of its own: its worker died (CRASH), its
+        setup broke (ERROR), or the run ended before it (MISSING)."""
+        file, sep, name = nodeid.partition("::")
         path = self.state.root / file
         if not sep or "[" not in name or not self.state.is_case_file(path):
             return None
@@ -338,33 +408,41 @@ class Recorder:
             case_id = next(c.id for c in load_case_file(path) if c.name == base)
         except (CaseError, StopIteration):
             case_id = f"{file}::{base}"
-        text = str(report.longrepr)
-        status = "CRASH" if "crashed" in text or "worker" in text and "died" in text else "ERROR"
         spec = next((s for s in self.state.specs if s.name == adapter), None)
         version = spec.cls.distribution_version() if spec and spec.cls else "unknown"
         result = ItemResult(case_id, adapter, version, device, dtype, status, mode=mode,
                             message=text.strip().splitlines()[-1][:500] if text.strip() else status,
-                            error={"type": status, "message": text[-2000:], "traceback": ""},
-                            duration_s=round(report.duration, 6)).to_json()
-        gateway = getattr(getattr(report, "node", None), "gateway", None)
-        result.update(nodeid=report.nodeid, worker=getattr(gateway, "id", "main"),
-                      repro=f"python -m pytest '{report.nodeid}' -n 0")
+                            error=None if status == "MISSING" else
+                            {"type": status, "message": text[-2000:], "traceback": ""},
+                            duration_s=round(duration, 6)).to_json()
+        result.update(nodeid=nodeid, worker=getattr(gateway, "id", "main"),
+                      repro=f"python -m pytest {shlex.quote(nodeid)} -n 0")
         return result
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.results:
+        if not self.results and not self.collected:
             return
         gc.freeze()  # see the module-level pytest_sessionfinish
+        unreported = [n for n in self.collected if n not in self.results]
+        interrupted = None
+        if unreported or exitstatus == pytest.ExitCode.INTERRUPTED:
+            interrupted = f"the run ended ({pytest.ExitCode(exitstatus).name.lower()}) before " \
+                          f"{len(unreported)} of its {len(self.collected)} items reported"
+            for nodeid in unreported:
+                missing = self._synthetic(nodeid, "MISSING", "the run ended before this item ran", 0.0)
+                if missing is not None:
+                    self.results[nodeid] = missing
         results = list(self.results.values())
         if not any(r["status"] in EXECUTED for r in results):
             self.empty_run = True
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self.record = self._record(results)
-        if self.config.getoption("--gradspec-no-report"):
+            if session.exitstatus == pytest.ExitCode.OK:  # a worse status (interrupted, usage) stands
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.record = self._record(results, interrupted)
+        out = self.out
+        if out is None:
             return
         from .record import dumps, write_atomic
 
-        out = Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
         stamp = self.record.created.replace(":", "").replace("-", "").replace("+0000", "Z")
         run_path = out / f"run-{stamp}.json"
         text = dumps(self.record)
@@ -373,7 +451,13 @@ class Recorder:
         self.paths = [run_path, out / "latest.json"]
         self.paths += _summaries(self.record, out)
 
-    def _record(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+    def _options(self) -> dict[str, Any]:
+        state = self.state
+        return {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes else ["all"],
+                "devices": state.devices, "dtypes": state.dtypes,
+                "workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
+
+    def _record(self, results: list[dict[str, Any]], interrupted: str | None) -> RunRecord:
         state = self.state
         cases: dict[str, Case] = {}
         for f in sorted({state.root / r["nodeid"].split("::", 1)[0] for r in results}):
@@ -399,7 +483,10 @@ class Recorder:
                                     "devices": seen_devices, "origin": spec.origin, "target": spec.target,
                                     "capabilities": sorted(spec.cls.capabilities) if spec.cls else [],
                                     "dtypes": list(spec.cls.dtypes) if spec.cls else []}
-            reason = spec.error or (spec.cls.unavailable() if spec.cls else None)
+            try:
+                reason = spec.error or (spec.cls.unavailable() if spec.cls else None)
+            except Exception as exc:  # its items are ERROR; the record says why
+                reason = f"adapter '{spec.name}' could not say whether it can run: {type(exc).__name__}: {exc}"
             info.update(available=reason is None, reason=reason)
             adapters[spec.name] = info
             try:
@@ -411,15 +498,12 @@ class Recorder:
             unknown = declared.unknown_ids(catalog)
             warnings += [f"{spec.cls.expectations_path() if spec.cls else spec.name}: entry '{cid}' names no case"
                          for cid in unknown]
-        options = {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes
-                   else ["all"], "devices": state.devices, "dtypes": state.dtypes,
-                   "workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
         workers = self.worker_rss or {"main": peak_rss_mib()}
-        resources = {"peak_rss_mib": workers}
         from .record import build
 
-        return build(root=state.root, cases=cases, results=results, adapters=adapters, options=options,
-                     warnings=warnings, resources=resources)
+        return build(root=state.root, cases=cases, results=results, adapters=adapters, options=self._options(),
+                     warnings=warnings, resources={"peak_rss_mib": workers}, complete=interrupted is None,
+                     interrupted=interrupted)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         record = self.record
@@ -445,7 +529,10 @@ class Recorder:
             tr.write_line(printable(line))
         for warning in record.warnings:
             tr.write_line(f"gradspec warning: {warning}", yellow=True)
-        if self.empty_run:
+        if not record.complete:
+            tr.write_line(printable(f"gradspec: {record.interrupted}: this record is partial (the items that did "
+                                    f"not run are MISSING)"), red=True)
+        elif self.empty_run:
             tr.write_line("gradspec: no case executed (every item was skipped or unsupported): not green", red=True)
         for p in self.paths:
             tr.write_line(f"gradspec report: {p}")

@@ -72,7 +72,8 @@ def stale_claims(record: RunRecord) -> dict[str, list[StaleClaim]]:
 
 def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]],
           adapters: Mapping[str, dict[str, Any]], options: dict[str, Any], warnings: list[str],
-          resources: dict[str, Any] | None = None) -> RunRecord:
+          resources: dict[str, Any] | None = None, complete: bool = True,
+          interrupted: str | None = None) -> RunRecord:
     """The run record of a run: checked against the record model as it is made."""
     commit, dirty = suite_commit(root)
     record = msgspec.convert({
@@ -88,6 +89,8 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
         "results": sorted(results, key=lambda r: r["nodeid"]),
         "warnings": warnings,
         "summary": {"counts": {}, "executed": 0, "total": 0},
+        "complete": complete,
+        "interrupted": interrupted,
         **({"resources": resources} if resources else {}),
     }, RunRecord, strict=True)
     record.summary = summary(record.results)

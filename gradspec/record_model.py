@@ -25,7 +25,8 @@ from .versions import SCHEMA_VERSION
 NonNegative = Annotated[int, Meta(ge=0)]
 Seconds = Annotated[float, Meta(ge=0)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
-Mode = Annotated[str, Meta(pattern=r"^(eager|compiled(-[a-z0-9_]+)?)$",
+# "$(?![\s\S])": the end of the string in Python and JavaScript alike (a bare "$" lets Python accept a final "\n")
+Mode = Annotated[str, Meta(pattern=r"^(eager|compiled(-[a-z0-9_]+)?)$(?![\s\S])",
                            description="eager, compiled, or compiled-<backend> (gradspec.modes)")]
 Status = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "ERROR", "TIMEOUT", "CRASH", "REFERENCE", "XFAIL",
                  "XPASS", "MISSING"]
@@ -310,6 +311,8 @@ class RunRecord(_Node):
     results: list[Result]
     warnings: list[str]
     summary: Summary
+    complete: Annotated[bool, Meta(description="False when the run ended before every collected item ran")]
+    interrupted: Annotated[Optional[str], Meta(description="Why the run did not finish, when it did not")]
     resources: Optional[Resources] = None
     merged_from: Optional[list[MergedFrom]] = None
 

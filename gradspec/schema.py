@@ -130,6 +130,8 @@ def upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
     adapter's one score is its eager score.  Anything malformed is left for the
     schema to name."""
     record = dict(record, schema_version=SCHEMA_VERSION)
+    record.setdefault("complete", True)  # version 1 wrote a record only for a finished run
+    record.setdefault("interrupted", None)
     for r in record.get("results") or []:
         if isinstance(r, dict):
             r.setdefault("mode", "eager")

@@ -3,6 +3,7 @@ misbehave in one precise way each."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -49,3 +50,45 @@ class CannotConstruct(FiniteDifferenceOracle):
 
     def __init__(self) -> None:
         raise RuntimeError("no licence server")
+
+
+class Aborting(FiniteDifferenceOracle):
+    """Kills its process with SIGABRT on 'demo.crash' (under -n 0: the whole run)."""
+
+    name: ClassVar[str] = "aborting"
+
+    def execute(self, program: Any, ctx: Any) -> Any:
+        if program.case_id == "demo.crash":
+            os.abort()
+        return super().execute(program, ctx)
+
+
+class Interrupted(FiniteDifferenceOracle):
+    """The user presses Ctrl-C while it runs 'demo.crash'."""
+
+    name: ClassVar[str] = "interrupted"
+
+    def execute(self, program: Any, ctx: Any) -> Any:
+        if program.case_id == "demo.crash":
+            raise KeyboardInterrupt
+        return super().execute(program, ctx)
+
+
+class ThreadLeaving(FiniteDifferenceOracle):
+    """Starts a thread that never ends (not a daemon): the process could never exit."""
+
+    name: ClassVar[str] = "thread_leaving"
+
+    def __init__(self) -> None:
+        super().__init__()
+        threading.Thread(target=time.sleep, args=(3600,), name="forgotten", daemon=False).start()
+
+
+class CrashWording(FiniteDifferenceOracle):
+    """Fails outside any item with a message that reads like a crash, and is not one."""
+
+    name: ClassVar[str] = "crash_wording"
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        raise RuntimeError("worker 'gw0' crashed while running, says this message")

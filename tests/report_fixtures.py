@@ -150,7 +150,7 @@ def record(results: list[dict[str, Any]], adapters: dict[str, dict[str, Any]], c
         "host": {"hostname": m("host"), "platform": m("Linux"), "machine": "x86_64", "python": "3.11.7"},
         "options": {"adapters": sorted(adapters), "modes": None, "devices": ["cpu"], "dtypes": None, "workers": 2},
         "adapters": adapters, "cases": cases, "results": results,
-        "warnings": [m("expectation entry matches no case")],
+        "warnings": [m("expectation entry matches no case")], "complete": True, "interrupted": None,
         "summary": {"counts": counts, "executed": sum(v for k, v in counts.items()
                                                       if k not in ("SKIP", "UNSUPPORTED", "MISSING")),
                     "total": len(results)},

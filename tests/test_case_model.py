@@ -31,7 +31,7 @@ def test_a_good_case_loads_with_its_derived_kind():
     ("doc", "https://example.org/guide", "#fragment"),
     ("tags", [], "non-empty"),
     ("requires", ["telepathy"], "unknown capabilities"),
-    ("dtypes", ["float8"], "subset"),
+    ("dtypes", ["float8"], "drawn from"),
     ("expect", (value(1.0), value(2.0)), "2 expectations for 1 requests"),
     ("kind", "implementation-defined", "one_of"),
 ])

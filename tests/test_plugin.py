@@ -45,9 +45,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
-def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+def run(project: pytest.Pytester, *args: str, timeout: float = 300) -> tuple[pytest.RunResult, dict]:
     result = project.runpytest_subprocess("cases", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-                                          "-p", "no:benchmark", *args)
+                                          "-p", "no:benchmark", *args, timeout=timeout)
     latest = project.path / "reports" / "latest.json"
     record = json.loads(latest.read_text()) if latest.exists() else {}
     return result, record
@@ -146,16 +146,13 @@ def test_a_malformed_case_names_file_id_and_field(project):
                                                                  "https://example.org/guide"))
     result, _ = run(project, "--gradspec-adapters", "numpy")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*bad.py: case 'demo.square': field 'doc': *#fragment*"])
+    result.stdout.fnmatch_lines(["*bad.py:7: case 'demo.square': field 'doc': *#fragment*"])
 
 
 def _validate(record: dict) -> None:
-    try:
-        from gradspec.schema import validate_record
-    except ImportError:
-        json.dumps(record, allow_nan=False)
-        return
-    validate_record(record)
+    from gradspec.schema import validate
+
+    validate(record)
 
 
 def test_an_expectation_entry_naming_no_case_is_a_warning(project):
@@ -166,3 +163,63 @@ def test_an_expectation_entry_naming_no_case_is_a_warning(project):
                          "--gradspec-adapters", "noted")
     assert any("'demo.gone' names no case" in w for w in record["warnings"])
     result.stdout.fnmatch_lines(["*gradspec warning:*demo.gone*names no case*"])
+
+
+# -- hostile adapters and cases: each costs only itself, and the record says what happened -------------
+
+HANGING_UNDER_THE_ORACLE = '''
+import time
+hang = case(id="demo.hang", statement="never returns", doc="https://example.org/guide#hang", tags=["tape"],
+            inputs={"x": var([1.0, 2.0])}, body=lambda ops, x: time.sleep(600) or ops.sum(x * x),
+            requests=Grad("x"), expect=oracle())
+'''
+
+
+def test_a_body_that_never_returns_under_an_oracle_expectation_is_a_timeout(project):
+    (project.path / "cases" / "demo.py").write_text(CASES + HANGING_UNDER_THE_ORACLE)
+    _, record = run(project, "-n", "0", "--gradspec-adapters", "numpy", "-k", "hang", "--gradspec-timeout", "1",
+                    timeout=60)
+    assert {r["status"] for r in record["results"]} == {"TIMEOUT"}
+
+
+def test_one_case_id_in_two_modules_is_a_collection_error(project):
+    (project.path / "cases" / "again.py").write_text(CASES)
+    result, _ = run(project, "-n", "0", "--gradspec-adapters", "numpy")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*.py:*: case 'demo.square': field 'id': duplicate id, also defined at *.py:*"])
+
+
+def test_a_run_that_dies_under_n0_leaves_no_older_record_passing_for_it(project):
+    (project.path / "cases" / "demo.py").write_text(CASES + EXTRA)
+    _, before = run(project, "-n", "0", "--gradspec-adapters", "numpy", "-k", "square")
+    assert before["complete"] is not False and before["results"]
+    result, after = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:Aborting",
+                        "--gradspec-adapters", "aborting", "-k", "not slow")
+    assert result.ret != 0 and after["complete"] is False and after["results"] == []
+    assert "has not finished" in after["interrupted"]
+    _validate(after)
+
+
+def test_an_interrupted_run_says_it_is_partial_and_lists_what_did_not_run(project):
+    (project.path / "cases" / "demo.py").write_text(CASES + EXTRA)
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:Interrupted",
+                         "--gradspec-adapters", "interrupted", "-k", "not slow")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert record["complete"] is False and "interrupted" in record["interrupted"]
+    statuses = [r["status"] for r in record["results"]]
+    assert len(statuses) == 8 and "MISSING" in statuses
+    assert record["summary"]["counts"].get("PASS", 0) < 8
+    _validate(record)
+
+
+def test_an_adapter_thread_left_running_does_not_keep_the_run_from_exiting(project):
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:ThreadLeaving",
+                         "--gradspec-adapters", "thread_leaving", "-k", "square", timeout=120)
+    assert result.ret == 0 and len(record["results"]) == 2
+    result.stderr.fnmatch_lines(["*left 1 thread(s) running (forgotten)*"])
+
+
+def test_an_error_that_reads_like_a_crash_is_an_error(project):
+    result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:CrashWording",
+                         "--gradspec-adapters", "crash_wording", "-k", "square")
+    assert {r["status"] for r in record["results"]} == {"ERROR"}
