@@ -157,7 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state.specs  # noqa: B018 - an unknown --gradspec-adapters name is a usage error before collection
     for name in ("required", "implementation_defined", "api"):
         config.addinivalue_line("markers", f"{name}: gradspec cases of this kind")
-    if not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput") and not config.option.collectonly:  # listing items runs nothing
         config.pluginmanager.register(Recorder(config), "gradspec-recorder")
 
 

@@ -200,6 +200,13 @@ def test_a_run_that_dies_under_n0_leaves_no_older_record_passing_for_it(project)
     _validate(after)
 
 
+def test_listing_the_items_writes_no_record_and_leaves_the_last_one_alone(project):
+    _, before = run(project, "-n", "0", "--gradspec-adapters", "numpy", "-k", "square")
+    result, after = run(project, "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK and "collected" in result.stdout.str()
+    assert after == before and len(list((project.path / "reports").glob("run-*.json"))) == 1
+
+
 def test_an_interrupted_run_says_it_is_partial_and_lists_what_did_not_run(project):
     (project.path / "cases" / "demo.py").write_text(CASES + EXTRA)
     result, record = run(project, "-n", "0", "--gradspec-adapter", "tests.fake_adapters:Interrupted",
