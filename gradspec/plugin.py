@@ -302,8 +302,12 @@ class CaseItem(pytest.Item):
         return result
 
     def repro(self) -> str:
-        extra = f" --gradspec-adapter {self.spec.target}" if self.spec.origin == "explicit" else ""
-        return f"python -m pytest '{self.nodeid}' -n 0{extra}"
+        """A command that reruns this item alone; every part is shell-quoted, since a node id
+        and an adapter target come from files and options nobody here wrote."""
+        args = ["python", "-m", "pytest", self.nodeid, "-n", "0"]
+        if self.spec.origin == "explicit":
+            args += ["--gradspec-adapter", self.spec.target]
+        return shlex.join(args)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GradspecFailure):

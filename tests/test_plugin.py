@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -205,6 +206,15 @@ def test_listing_the_items_writes_no_record_and_leaves_the_last_one_alone(projec
     result, after = run(project, "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK and "collected" in result.stdout.str()
     assert after == before and len(list((project.path / "reports").glob("run-*.json"))) == 1
+
+
+def test_a_reproduction_command_is_quoted_against_the_shell(project):
+    hostile = "it's $(touch pwned) `id`.py"
+    (project.path / "cases" / "demo.py").rename(project.path / "cases" / hostile)
+    _, record = run(project, "-n", "0", "--gradspec-adapters", "numpy", "-k", "square")
+    assert record["results"]
+    for result in record["results"]:
+        assert hostile in result["nodeid"] and shlex.split(result["repro"])[3] == result["nodeid"]
 
 
 def test_an_interrupted_run_says_it_is_partial_and_lists_what_did_not_run(project):
