@@ -117,7 +117,16 @@ def _relative(file: str) -> str:
         return file
 
 
+def _list_probes(chosen: list, fmt: str) -> int:
+    from .probe_catalogue import catalogue, render
+
+    entries = catalogue(chosen)
+    print(json.dumps([e.to_json() for e in entries], indent=1) if fmt == "json" else render(entries))
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    from .engine import needed_capabilities
     from .loader import load_cases  # the loader imports case files; only this command needs it
 
     paths = [Path(p) for p in args.paths] or [_default_cases_dir()]
@@ -131,15 +140,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     chosen = [c for c in found if (not args.tag or set(args.tag) <= set(c.tags))
               and (not args.kind or c.kind.value == args.kind)]
     chosen.sort(key=lambda c: c.id)
+    if args.probes:
+        return _list_probes(chosen, args.format)
     if args.format == "json":
         print(json.dumps([{"id": c.id, "statement": c.statement, "kind": c.kind.value, "tags": list(c.tags),
-                           "requires": sorted(c.requires), "dtypes": list(c.dtypes),
+                           "requires": sorted(c.requires), "needs": sorted(needed_capabilities(c)),
+                           "slots": {s.slot: list(s.options) for s in c.impl_slots}, "dtypes": list(c.dtypes),
                            "docs": [{"url": d.url, "quote": d.quote} for d in c.docs],
                            "file": _relative(c.file), "line": c.line} for c in chosen], indent=1))
         return EXIT_OK
     for c in chosen:
         print(f"{c.id}  [{c.kind.value}]  tags: {', '.join(c.tags)}")
         print(f"    {c.statement}")
+        needs = sorted(needed_capabilities(c))
+        if needs:  # declared, and implied by the request types (Jvp -> forward_mode, ...)
+            print(f"    needs: {', '.join(needs)}")
+        for s in c.impl_slots:
+            print(f"    choices: {s.slot} = {' | '.join(s.options)}")
         for d in c.docs:
             print(f"    doc: {d.url}")
         print(f"    source: {_relative(c.file)}:{c.line}")
@@ -183,11 +200,13 @@ def parser() -> argparse.ArgumentParser:
                     help="the expectation file's format (<adapter>.expect.toml read as JSON) instead")
     sc.set_defaults(func=cmd_schema)
 
-    ls = sub.add_parser("list", help="the cases, with their statements and sources")
+    ls = sub.add_parser("list", help="the cases, with their statements, sources, capabilities and allowed labels")
     ls.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders (default: ./cases)")
     ls.add_argument("--tag", action="append", help="only cases with this tag (repeat: all of them)")
     ls.add_argument("--kind", choices=["required", "implementation-defined", "api"])
     ls.add_argument("--format", choices=["text", "json"], default="text")
+    ls.add_argument("--probes", action="store_true",
+                    help="the probe catalogue instead: names, arguments and accepted answers (Markdown or JSON)")
     ls.set_defaults(func=cmd_list)
     return p
 
