@@ -1,6 +1,6 @@
-"""The ``gradspec`` command: report, merge, diff, validate run records; list cases.
+"""The ``gradspec`` command: report, merge, diff, validate run records; list cases; check an adapter.
 
-Exit status: 0 success, 1 ``diff`` found something worse, 2 bad input (an
+Exit status: 0 success, 1 ``diff`` found something worse or ``check`` a problem, 2 bad input (an
 unreadable or invalid record, a merge conflict, a bad argument).
 """
 from __future__ import annotations
@@ -164,6 +164,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check an adapter before its first full run; exit 1 on a problem."""
+    from .check import check
+    from .loader import load_cases
+
+    paths = [Path(p) for p in args.cases] or [_default_cases_dir()]
+    try:
+        cases = load_cases(paths)
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    report = check(args.target, cases, args.smoke)
+    print(json.dumps(report.to_json(), indent=1) if args.format == "json" else report.render())
+    return EXIT_WORSE if report.problems else EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gradspec", description="Reports on gradspec run records, and the case list.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -208,6 +223,14 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--probes", action="store_true",
                     help="the probe catalogue instead: names, arguments and accepted answers (Markdown or JSON)")
     ls.set_defaults(func=cmd_list)
+
+    ck = sub.add_parser("check", help="check an adapter (MODULE:CLASS) in seconds: declarations, op table, "
+                                      "expectation file, smoke cases, and what a full run would do")
+    ck.add_argument("target", metavar="MODULE:CLASS")
+    ck.add_argument("--cases", action="append", default=[], metavar="PATH", help="case files or folders (default: ./cases)")
+    ck.add_argument("--smoke", type=int, default=5, metavar="N", help="smoke cases to run (default %(default)s)")
+    ck.add_argument("--format", choices=["text", "json"], default="text")
+    ck.set_defaults(func=cmd_check)
     return p
 
 
