@@ -33,7 +33,8 @@ def expect_value(data: list[Any], dtype: str, source: str = "analytic") -> dict[
 
 
 def raised(kind: str) -> dict[str, Any]:
-    return {"outcome": "Raised", "kind": kind, "native_type": m("builtins.RuntimeError"), "message": m("boom")}
+    return {"outcome": "Raised", "kind": kind, "native_type": m("builtins.RuntimeError"), "message": m("boom"),
+            "traceback": m('Traceback (most recent call last):\n  File "mylib/grad.py", line 42, in grad')}
 
 
 CASES: dict[str, dict[str, Any]] = {

@@ -156,6 +156,14 @@ def test_cell_detail_has_statement_docs_outcomes_error_tolerance_and_repro(
                                                                     dom).group(1)
 
 
+def test_cell_detail_shows_where_a_library_raised(chromium: Chromium, page: Path, record: dict[str, Any]) -> None:
+    i = index_of(record, "tape.unconnected_source", "torch", "float32")  # torch raises there
+    text = re.search(r'<aside id="detail"[^>]*>(.*?)</aside>', chromium.dom(page, f"cell={i}"), re.S).group(1)
+    trace = re.search(r'<details class="raised-trace" open="open"><summary>Raised at request 0: '
+                      r'builtins.RuntimeError &lt;script&gt;.*?</summary><pre>(.*?)</pre>', text, re.S)
+    assert trace and 'File "mylib/grad.py", line 42, in grad &lt;script&gt;' in trace.group(1)
+
+
 def test_implementation_defined_choices_side_by_side(chromium: Chromium, page: Path, record: dict[str, Any]) -> None:
     dom = chromium.dom(page)
     table = re.search(r'<table id="choices">(.*?)</table>', dom, re.S).group(1)

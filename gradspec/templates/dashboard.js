@@ -316,6 +316,19 @@
     return list;
   }
 
+  // Where each Raised answer raised: [label, traceback] for every one that kept its traceback.
+  function raisedTraces(items) {
+    var found = [];
+    function walk(o, where) {
+      if (!o) { return; }
+      if (o.outcome === "List") { o.items.forEach(function (x, j) { walk(x, where + "[" + j + "]"); }); return; }
+      if (o.outcome === "Dict") { Object.keys(o.items).forEach(function (k) { walk(o.items[k], where + "[" + k + "]"); }); return; }
+      if (o.outcome === "Raised" && o.traceback) { found.push([where + ": " + o.native_type, o.traceback]); }
+    }
+    (items || []).forEach(function (o, j) { walk(o, "request " + j); });
+    return found;
+  }
+
   function requestList(items, describe) {
     if (items === null || items === undefined) { return h("p", {text: "(none)"}); }
     return h("ol", {}, items.map(function (x) { return h("li", {text: describe(x)}); }));
@@ -366,6 +379,10 @@
     panel.appendChild(h("div", {cls: "side-by-side"}, [
       h("div", {}, [h("strong", {text: "Expected"}), requestList(r.expected, describeExpect)]),
       h("div", {}, [h("strong", {text: "Observed"}), requestList(r.observed, describeOutcome)])]));
+    raisedTraces(r.observed).forEach(function (t) {
+      panel.appendChild(h("details", {cls: "raised-trace", open: "open"}, [h("summary", {text: "Raised at " + t[0]}),
+        h("pre", {text: t[1]})]));
+    });
     panel.appendChild(h("details", {}, [h("summary", {text: "as recorded (JSON)"}),
       h("pre", {text: JSON.stringify({expected: r.expected, observed: r.observed}, null, 1)})]));
     panel.appendChild(h("h3", {text: "Tolerance"}));
