@@ -50,11 +50,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write the dashboard to {args.html}: {exc}") from None
         print(f"dashboard: {index}", file=sys.stderr)
+    badge_dir = args.badges or (str(Path(args.html) / "badges") if args.html else None)
+    if badge_dir:
+        from . import badge
+
+        try:
+            written = badge.save(record, badge_dir)
+        except OSError as exc:
+            raise UsageError(f"cannot write the badges to {badge_dir}: {exc}") from None
+        print(f"badges: {len(written)} in {badge_dir}", file=sys.stderr)
     text = markdown.render(record)
     if args.markdown:
         _write_text(args.markdown, text)
         print(f"markdown: {args.markdown}", file=sys.stderr)
-    if not args.html and not args.markdown:
+    if not args.html and not args.markdown and not args.badges:
         print(text)
     return EXIT_OK
 
@@ -187,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("records", nargs="+", metavar="RECORD")
     r.add_argument("--html", metavar="DIR", help="write the static dashboard into DIR (DIR/index.html)")
     r.add_argument("--markdown", metavar="FILE", help="write the Markdown summary to FILE")
+    r.add_argument("--badges", metavar="DIR", help="write an SVG conformance badge per adapter into DIR "
+                                                   "(default with --html: DIR/badges)")
     r.set_defaults(func=cmd_report)
 
     m = sub.add_parser("merge", help="merge records from several CI jobs into one")

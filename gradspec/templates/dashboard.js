@@ -125,10 +125,17 @@
     if (!m.summary.executed) { totals.appendChild(h("strong", {text: " Nothing executed: this run is not green."})); }
   }
 
+  // Where the adapter came from: shipped with gradspec, an installed package, or named on the command line.
+  function origin(g) {
+    var where = {"builtin": "built-in", "entry-point": "entry point", "explicit": "command line"}[g.origin];
+    if (!where) { return ""; }
+    return g.origin === "builtin" || !g.target ? where : where + " (" + g.target + ")";
+  }
+
   function renderScores() {
     var present = data.statuses.filter(function (st) { return data.meta.summary.counts[st]; });
     var table = document.getElementById("scores");
-    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Version", "Devices", "Score"].concat(present)
+    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Origin", "Version", "Devices", "Score"].concat(present)
       .map(function (t) { return h("th", {text: t}); }).concat([h("th", {text: "Note"})]))]));
     var body = h("tbody");
     groups.forEach(function (g) {
@@ -136,7 +143,7 @@
       var score = h("td", {cls: "num"}, [g.passed + "/" + g.denominator + (g.denominator ? " (" + pct + "%)" : ""),
         h("span", {cls: "bar"}, [h("span", {style: "width:" + pct + "%"})])]);
       var tr = h("tr", {"data-adapter": g.adapter}, [h("th", {text: g.adapter}), h("td", {text: g.framework}),
-        h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
+        h("td", {cls: "origin", text: origin(g)}), h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
       present.forEach(function (st) { tr.appendChild(h("td", {cls: "num", text: g.counts[st] || ""})); });
       var notes = g.available ? [] : ["unavailable: " + (g.reason || "")];
       g.stale_claims.forEach(function (c) {
