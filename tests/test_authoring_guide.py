@@ -29,3 +29,9 @@ def test_the_names_the_guide_documents_exist() -> None:
     for capability in ("persistent_recording", "single_use_recording", "watch_control", "variables",
                        "trainable_flag", "no_gradient_ops", "output_gradients", "unconnected_zero"):
         assert capability in CAPABILITIES and capability in quoted, capability
+
+
+def test_the_architecture_module_map_names_every_module() -> None:
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = set(re.findall(r"^\| `(gradspec/[a-z_]+\.py)` \|", text, re.M))
+    assert listed == {f"gradspec/{p.name}" for p in (REPO / "gradspec").glob("*.py")}
