@@ -127,6 +127,14 @@ def tanh(x: Tensor) -> Tensor:
     return _unary(x, y, lambda g: g * (1 - y * y))
 
 
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), evaluated without overflow on either side."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(x.value))
+    y = np.where(x.value >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+    return _unary(x, y, lambda g: g * y * (1 - y))
+
+
 def sqrt(x: Tensor) -> Tensor:
     y = np.sqrt(x.value)
     return _unary(x, y, lambda g: g / (2 * y))

@@ -28,7 +28,7 @@ def build_ops() -> dict[str, Callable[..., Any]]:
     from docs import minitape as mt
 
     return {"sum": mt.sum, "mean": mt.mean, "exp": mt.exp, "log": mt.log, "tanh": mt.tanh, "sqrt": mt.sqrt,
-            "square": lambda x: x * x, "sigmoid": lambda x: 1.0 / (1.0 + mt.exp(-x))}
+            "square": lambda x: x * x, "sigmoid": mt.sigmoid}
 
 
 class MinitapeAdapter(Adapter):

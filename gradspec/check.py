@@ -24,6 +24,7 @@ from .adapter import Adapter
 from .case import CAPABILITIES, DTYPES, Case, Kind
 from .discovery import load_spec
 from .engine import missing_capabilities, run_item
+from .expect import uses_oracle
 from .modes import EAGER
 from .requests import Probe
 
@@ -261,6 +262,7 @@ def forecast(cls: type[Adapter], adapter: Adapter | None, cases: list[Case],
                 counts["items"] += 1
                 counts[_expected_status(cls, adapter, case, used, table, mode, dtype, expectations, version)] += 1
     order = ["items", "SKIP (framework not installed)", "run and judged (PASS or FAIL)",
+             "REFERENCE (expected values come from this adapter)",
              "XFAIL expected (a declared known bug)", "UNSUPPORTED: dtype not run",
              "UNSUPPORTED: capability not claimed (run to probe for a stale denial)",
              "UNSUPPORTED: capability not applicable (not run)", "UNSUPPORTED: probe not implemented",
@@ -287,6 +289,8 @@ def _expected_status(cls: type[Adapter], adapter: Adapter | None, case: Case, us
         return "UNSUPPORTED: probe not implemented"
     if table is not None and used - table:
         return "UNSUPPORTED: op not in the op table"
+    if cls.reference and any(uses_oracle(e) for e in case.expect):
+        return "REFERENCE (expected values come from this adapter)"
     declared = expectations.for_case(case.id, version, dtype, mode)
     if declared is not None and declared.known_bugs:
         return "XFAIL expected (a declared known bug)"

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,16 @@ def test_the_tape_template_answers_on_one_recording_and_flags_an_imitated_capabi
     mine = [r for r in record["results"] if r["adapter"] == "minitape"]
     assert not {r["status"] for r in mine} & {"FAIL", "ERROR"}
     assert not record["adapters"]["minitape"].get("stale_claims")
+    # what `gradspec check` forecasts from the declarations alone is what the run did
+    from gradspec.check import check
+    from gradspec.loader import load_cases
+
+    sys.path.insert(0, str(REPO))
+    forecast = check("docs.tape_adapter_template:MinitapeAdapter",
+                     load_cases([REPO / "cases/tape.py", REPO / "cases/ops_unary.py"])).forecast
+    ran = Counter(r["status"] for r in mine)
+    assert forecast["run and judged (PASS or FAIL)"] == ran["PASS"] + ran["FAIL"]
+    assert sum(n for k, n in forecast.items() if k.startswith("UNSUPPORTED")) == ran["UNSUPPORTED"]
     # re-running the body answers the persistent case correctly, but the library has no such recording
     rerun = status[("rerunning_minitape", "tape.persistent_reuse", "float64")]
     assert rerun["status"] == "UNSUPPORTED" and rerun["stale_denial"] == ["persistent_recording"]

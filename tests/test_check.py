@@ -76,3 +76,8 @@ def test_check_runs_in_seconds(capsys) -> None:
     start = time.perf_counter()
     check(capsys, "docs.tape_adapter_template:MinitapeAdapter")
     assert time.perf_counter() - start < 10
+
+
+def test_the_oracle_forecast_names_its_reference_cells(capsys) -> None:
+    rc, report = check(capsys, "adapters.numpy_oracle:NumpyOracleAdapter")
+    assert rc == 0 and report["forecast"]["REFERENCE (expected values come from this adapter)"] > 0
