@@ -267,6 +267,7 @@ class JsonlAdapter(Adapter):
         "no_gradient_ops", "float16",
     })
     not_applicable: ClassVar[frozenset[str]] = RECORDING_CAPABILITIES  # protocol v1 has no recording
+    environment: ClassVar[tuple[str, ...]] = (ENV_COMMAND, ENV_TIMEOUT, ENV_MAX_LINE, ENV_EXPECT)
     dtypes: ClassVar[tuple[str, ...]] = DTYPES  # the wire carries every dtype; the server's start reply narrows it
 
     @classmethod

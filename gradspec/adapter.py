@@ -49,6 +49,7 @@ class Adapter(ABC):
       modes         execution mode -> what it runs (gradspec.modes); ``eager`` unless declared
       default_modes the modes a run without --gradspec-modes uses
       mode_limits   mode -> {capability: why that mode lacks it, with a documentation link}
+      environment   the environment variables it reads (named in reproduction commands)
     """
 
     api_version: ClassVar[int] = API_VERSION
@@ -64,6 +65,8 @@ class Adapter(ABC):
     modes: ClassVar[Mapping[str, str]] = {EAGER: "each operation runs as it is called"}
     default_modes: ClassVar[tuple[str, ...]] = (EAGER,)
     mode_limits: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    # Environment variables the adapter reads: a reproduction command carries their values.
+    environment: ClassVar[tuple[str, ...]] = ()
 
     # -- environment -------------------------------------------------------
     @classmethod

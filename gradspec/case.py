@@ -56,7 +56,7 @@ RECORDING_CAPABILITIES = frozenset({
 
 
 class Kind(str, enum.Enum):
-    """The three kinds of statement (DESIGN.md)."""
+    """The three kinds of statement (README.md, "How a case is written")."""
 
     REQUIRED = "required"
     IMPLEMENTATION_DEFINED = "implementation-defined"

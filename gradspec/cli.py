@@ -1,6 +1,6 @@
-"""The ``gradspec`` command: report, merge, diff, validate run records; list cases.
+"""The ``gradspec`` command: report, merge, diff, validate run records; list cases; check an adapter.
 
-Exit status: 0 success, 1 ``diff`` found something worse, 2 bad input (an
+Exit status: 0 success, 1 ``diff`` found something worse or ``check`` a problem, 2 bad input (an
 unreadable or invalid record, a merge conflict, a bad argument).
 """
 from __future__ import annotations
@@ -50,11 +50,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write the dashboard to {args.html}: {exc}") from None
         print(f"dashboard: {index}", file=sys.stderr)
+    badge_dir = args.badges or (str(Path(args.html) / "badges") if args.html else None)
+    if badge_dir:
+        from . import badge
+
+        try:
+            written = badge.save(record, badge_dir)
+        except OSError as exc:
+            raise UsageError(f"cannot write the badges to {badge_dir}: {exc}") from None
+        print(f"badges: {len(written)} in {badge_dir}", file=sys.stderr)
     text = markdown.render(record)
     if args.markdown:
         _write_text(args.markdown, text)
         print(f"markdown: {args.markdown}", file=sys.stderr)
-    if not args.html and not args.markdown:
+    if not args.html and not args.markdown and not args.badges:
         print(text)
     return EXIT_OK
 
@@ -117,7 +126,16 @@ def _relative(file: str) -> str:
         return file
 
 
+def _list_probes(chosen: list, fmt: str) -> int:
+    from .probe_catalogue import catalogue, render
+
+    entries = catalogue(chosen)
+    print(json.dumps([e.to_json() for e in entries], indent=1) if fmt == "json" else render(entries))
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    from .engine import needed_capabilities
     from .loader import load_cases  # the loader imports case files; only this command needs it
 
     paths = [Path(p) for p in args.paths] or [_default_cases_dir()]
@@ -131,20 +149,43 @@ def cmd_list(args: argparse.Namespace) -> int:
     chosen = [c for c in found if (not args.tag or set(args.tag) <= set(c.tags))
               and (not args.kind or c.kind.value == args.kind)]
     chosen.sort(key=lambda c: c.id)
+    if args.probes:
+        return _list_probes(chosen, args.format)
     if args.format == "json":
         print(json.dumps([{"id": c.id, "statement": c.statement, "kind": c.kind.value, "tags": list(c.tags),
-                           "requires": sorted(c.requires), "dtypes": list(c.dtypes),
+                           "requires": sorted(c.requires), "needs": sorted(needed_capabilities(c)),
+                           "slots": {s.slot: list(s.options) for s in c.impl_slots}, "dtypes": list(c.dtypes),
                            "docs": [{"url": d.url, "quote": d.quote} for d in c.docs],
                            "file": _relative(c.file), "line": c.line} for c in chosen], indent=1))
         return EXIT_OK
     for c in chosen:
         print(f"{c.id}  [{c.kind.value}]  tags: {', '.join(c.tags)}")
         print(f"    {c.statement}")
+        needs = sorted(needed_capabilities(c))
+        if needs:  # declared, and implied by the request types (Jvp -> forward_mode, ...)
+            print(f"    needs: {', '.join(needs)}")
+        for s in c.impl_slots:
+            print(f"    choices: {s.slot} = {' | '.join(s.options)}")
         for d in c.docs:
             print(f"    doc: {d.url}")
         print(f"    source: {_relative(c.file)}:{c.line}")
     print(f"{len(chosen)} of {len(found)} cases", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check an adapter before its first full run; exit 1 on a problem."""
+    from .check import check
+    from .loader import load_cases
+
+    paths = [Path(p) for p in args.cases] or [_default_cases_dir()]
+    try:
+        cases = load_cases(paths)
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    report = check(args.target, cases, args.smoke)
+    print(json.dumps(report.to_json(), indent=1) if args.format == "json" else report.render())
+    return EXIT_WORSE if report.problems else EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -155,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("records", nargs="+", metavar="RECORD")
     r.add_argument("--html", metavar="DIR", help="write the static dashboard into DIR (DIR/index.html)")
     r.add_argument("--markdown", metavar="FILE", help="write the Markdown summary to FILE")
+    r.add_argument("--badges", metavar="DIR", help="write an SVG conformance badge per adapter into DIR "
+                                                   "(default with --html: DIR/badges)")
     r.set_defaults(func=cmd_report)
 
     m = sub.add_parser("merge", help="merge records from several CI jobs into one")
@@ -183,12 +226,22 @@ def parser() -> argparse.ArgumentParser:
                     help="the expectation file's format (<adapter>.expect.toml read as JSON) instead")
     sc.set_defaults(func=cmd_schema)
 
-    ls = sub.add_parser("list", help="the cases, with their statements and sources")
+    ls = sub.add_parser("list", help="the cases, with their statements, sources, capabilities and allowed labels")
     ls.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders (default: ./cases)")
     ls.add_argument("--tag", action="append", help="only cases with this tag (repeat: all of them)")
     ls.add_argument("--kind", choices=["required", "implementation-defined", "api"])
     ls.add_argument("--format", choices=["text", "json"], default="text")
+    ls.add_argument("--probes", action="store_true",
+                    help="the probe catalogue instead: names, arguments and accepted answers (Markdown or JSON)")
     ls.set_defaults(func=cmd_list)
+
+    ck = sub.add_parser("check", help="check an adapter (MODULE:CLASS) in seconds: declarations, op table, "
+                                      "expectation file, smoke cases, and what a full run would do")
+    ck.add_argument("target", metavar="MODULE:CLASS")
+    ck.add_argument("--cases", action="append", default=[], metavar="PATH", help="case files or folders (default: ./cases)")
+    ck.add_argument("--smoke", type=int, default=5, metavar="N", help="smoke cases to run (default %(default)s)")
+    ck.add_argument("--format", choices=["text", "json"], default="text")
+    ck.set_defaults(func=cmd_check)
     return p
 
 

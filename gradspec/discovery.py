@@ -85,8 +85,8 @@ def discover(explicit: list[str], selected: list[str] | None) -> list[AdapterSpe
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         specs.append(load_spec(ep.value, "entry-point", ep.name))
     env = [s for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
-    for target in [*explicit, *env]:
-        specs.append(load_spec(target.strip(), "explicit"))
+    for target in dict.fromkeys(t.strip() for t in [*explicit, *env]):  # a flag repeating the variable is one adapter
+        specs.append(load_spec(target, "explicit"))
     unique: dict[str, AdapterSpec] = {}
     for s in specs:
         first = unique.setdefault(s.name, s)

@@ -17,7 +17,8 @@ optionally a regular expression the failure message matches.  A cell that
 fails otherwise is FAIL, and one that no longer fails is XPASS.
 
 The file's format is ``ExpectationEntry`` below; ``gradspec schema
---expectations`` prints it as a JSON Schema.  A malformed file is refused at
+--expectations`` prints it as a JSON Schema, shipped as
+``gradspec/expectation-file.schema.json`` for editors and tools outside.  A malformed file is refused at
 load with a message naming the file, the case and the field.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .record_model import Basis, FailKind, Mode
 
 DType = Literal["float16", "bfloat16", "float32", "float64", "complex64", "complex128", "int32", "int64", "bool"]
 
+SCHEMA_PATH = Path(__file__).with_name("expectation-file.schema.json")
 SOURCE_LINK = re.compile(r"https://[^\s#]+/(blob|tree)/(?!(main|master|HEAD|trunk)/)[^\s/#]+/[^\s#]+#L\d+(-L\d+)?")
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from . import expectation_file
+from . import expectation_file, repro
 from .adapter import Adapter
 from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
@@ -302,12 +302,7 @@ class CaseItem(pytest.Item):
         return result
 
     def repro(self) -> str:
-        """A command that reruns this item alone; every part is shell-quoted, since a node id
-        and an adapter target come from files and options nobody here wrote."""
-        args = ["python", "-m", "pytest", self.nodeid, "-n", "0"]
-        if self.spec.origin == "explicit":
-            args += ["--gradspec-adapter", self.spec.target]
-        return shlex.join(args)
+        return repro.command(self.nodeid, self.spec, self.device, self.mode)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GradspecFailure):
@@ -420,7 +415,8 @@ class Recorder:
                             {"type": status, "message": text[-2000:], "traceback": ""},
                             duration_s=round(duration, 6)).to_json()
         result.update(nodeid=nodeid, worker=getattr(gateway, "id", "main"),
-                      repro=f"python -m pytest {shlex.quote(nodeid)} -n 0")
+                      repro=repro.command(nodeid, spec, device, mode) if spec else
+                      f"python -m pytest {shlex.quote(nodeid)} -n 0 --gradspec-no-report")
         return result
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -33,7 +33,8 @@ def expect_value(data: list[Any], dtype: str, source: str = "analytic") -> dict[
 
 
 def raised(kind: str) -> dict[str, Any]:
-    return {"outcome": "Raised", "kind": kind, "native_type": m("builtins.RuntimeError"), "message": m("boom")}
+    return {"outcome": "Raised", "kind": kind, "native_type": m("builtins.RuntimeError"), "message": m("boom"),
+            "traceback": m('Traceback (most recent call last):\n  File "mylib/grad.py", line 42, in grad')}
 
 
 CASES: dict[str, dict[str, Any]] = {
@@ -164,6 +165,8 @@ def sample_record(only: list[str] | None = None, commit: str = "0123abc") -> dic
         if only is not None and adapter not in only:
             continue
         adapters[adapter] = adapter_entry(framework, version, [device])
+        adapters[adapter].update({"origin": "builtin", "target": f"adapters.{framework}_adapter:Adapter"}
+                                 if adapter != ODD_ADAPTER else {"origin": "explicit", "target": m("mypkg.ext:Ext")})
         for case, per_adapter in STATUS.items():
             for dtype, status in zip(DTYPES, per_adapter[adapter]):
                 choice = UNCONNECTED[adapter] if case == "tape.unconnected_source" else None

@@ -53,7 +53,7 @@ def page(record: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Pa
     folder = tmp_path_factory.mktemp("dashboard")
     path = write(folder / "merged.json", record)
     assert main(["report", str(path), "--html", str(folder / "site")]) == 0
-    assert sorted(p.name for p in (folder / "site").iterdir()) == ["index.html"]
+    assert sorted(p.name for p in (folder / "site").iterdir()) == ["badges", "index.html"]
     return folder / "site" / "index.html"
 
 
@@ -154,6 +154,21 @@ def test_cell_detail_has_statement_docs_outcomes_error_tolerance_and_repro(
         assert piece in text, piece
     assert f'data-result="{i}"' in dom and "selected" in re.search(rf'<td class="([^"]*)"[^>]*data-result="{i}"',
                                                                     dom).group(1)
+
+
+def test_each_adapter_shows_its_origin(chromium: Chromium, page: Path) -> None:
+    scores = re.search(r'<table id="scores">(.*?)</table>', chromium.dom(page), re.S).group(1)
+    origins = re.findall(r'<td class="origin">([^<]*)</td>', scores)
+    assert "built-in" in origins
+    assert "command line (mypkg.ext:Ext &lt;script&gt;alert(1)&lt;/script&gt;&amp;amp;)" in origins
+
+
+def test_cell_detail_shows_where_a_library_raised(chromium: Chromium, page: Path, record: dict[str, Any]) -> None:
+    i = index_of(record, "tape.unconnected_source", "torch", "float32")  # torch raises there
+    text = re.search(r'<aside id="detail"[^>]*>(.*?)</aside>', chromium.dom(page, f"cell={i}"), re.S).group(1)
+    trace = re.search(r'<details class="raised-trace" open="open"><summary>Raised at request 0: '
+                      r'builtins.RuntimeError &lt;script&gt;.*?</summary><pre>(.*?)</pre>', text, re.S)
+    assert trace and 'File "mylib/grad.py", line 42, in grad &lt;script&gt;' in trace.group(1)
 
 
 def test_implementation_defined_choices_side_by_side(chromium: Chromium, page: Path, record: dict[str, Any]) -> None:

@@ -125,10 +125,17 @@
     if (!m.summary.executed) { totals.appendChild(h("strong", {text: " Nothing executed: this run is not green."})); }
   }
 
+  // Where the adapter came from: shipped with gradspec, an installed package, or named on the command line.
+  function origin(g) {
+    var where = {"builtin": "built-in", "entry-point": "entry point", "explicit": "command line"}[g.origin];
+    if (!where) { return ""; }
+    return g.origin === "builtin" || !g.target ? where : where + " (" + g.target + ")";
+  }
+
   function renderScores() {
     var present = data.statuses.filter(function (st) { return data.meta.summary.counts[st]; });
     var table = document.getElementById("scores");
-    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Version", "Devices", "Score"].concat(present)
+    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Origin", "Version", "Devices", "Score"].concat(present)
       .map(function (t) { return h("th", {text: t}); }).concat([h("th", {text: "Note"})]))]));
     var body = h("tbody");
     groups.forEach(function (g) {
@@ -136,7 +143,7 @@
       var score = h("td", {cls: "num"}, [g.passed + "/" + g.denominator + (g.denominator ? " (" + pct + "%)" : ""),
         h("span", {cls: "bar"}, [h("span", {style: "width:" + pct + "%"})])]);
       var tr = h("tr", {"data-adapter": g.adapter}, [h("th", {text: g.adapter}), h("td", {text: g.framework}),
-        h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
+        h("td", {cls: "origin", text: origin(g)}), h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
       present.forEach(function (st) { tr.appendChild(h("td", {cls: "num", text: g.counts[st] || ""})); });
       var notes = g.available ? [] : ["unavailable: " + (g.reason || "")];
       g.stale_claims.forEach(function (c) {
@@ -316,6 +323,19 @@
     return list;
   }
 
+  // Where each Raised answer raised: [label, traceback] for every one that kept its traceback.
+  function raisedTraces(items) {
+    var found = [];
+    function walk(o, where) {
+      if (!o) { return; }
+      if (o.outcome === "List") { o.items.forEach(function (x, j) { walk(x, where + "[" + j + "]"); }); return; }
+      if (o.outcome === "Dict") { Object.keys(o.items).forEach(function (k) { walk(o.items[k], where + "[" + k + "]"); }); return; }
+      if (o.outcome === "Raised" && o.traceback) { found.push([where + ": " + o.native_type, o.traceback]); }
+    }
+    (items || []).forEach(function (o, j) { walk(o, "request " + j); });
+    return found;
+  }
+
   function requestList(items, describe) {
     if (items === null || items === undefined) { return h("p", {text: "(none)"}); }
     return h("ol", {}, items.map(function (x) { return h("li", {text: describe(x)}); }));
@@ -366,6 +386,10 @@
     panel.appendChild(h("div", {cls: "side-by-side"}, [
       h("div", {}, [h("strong", {text: "Expected"}), requestList(r.expected, describeExpect)]),
       h("div", {}, [h("strong", {text: "Observed"}), requestList(r.observed, describeOutcome)])]));
+    raisedTraces(r.observed).forEach(function (t) {
+      panel.appendChild(h("details", {cls: "raised-trace", open: "open"}, [h("summary", {text: "Raised at " + t[0]}),
+        h("pre", {text: t[1]})]));
+    });
     panel.appendChild(h("details", {}, [h("summary", {text: "as recorded (JSON)"}),
       h("pre", {text: JSON.stringify({expected: r.expected, observed: r.observed}, null, 1)})]));
     panel.appendChild(h("h3", {text: "Tolerance"}));
