@@ -31,6 +31,7 @@ from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, CaseTimeout, ItemResult, TimeLimit, run_item
 from .loader import load_case_file, load_cases
 from .modes import EAGER, is_mode, item_params, parse_item_params
+from .shard import ShardError, from_options, select
 
 if TYPE_CHECKING:  # the record side is imported when a run ends, not while collecting
     from .record_model import Result, RunRecord
@@ -58,6 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradspec-no-report", action="store_true", help="do not write a run record")
     group.addoption("--gradspec-timeout", type=float, default=120.0,
                     help="per-item time limit in seconds (TIMEOUT past it; 0 disables)")
+    group.addoption("--gradspec-shard", default=None, metavar="K/N",
+                    help="run only shard K of N: a deterministic split of the collected items, one per CI job")
+    group.addoption("--gradspec-shard-durations", default=None, metavar="RECORD",
+                    help="balance the shards by the durations in a previous run record (new items are hashed)")
     parser.addini("gradspec_cases", "directory of case files, relative to the rootdir", default="cases")
 
 
@@ -88,6 +93,10 @@ class GradspecState:
         bad = [m for m in self.modes or [] if not is_mode(m)]
         if bad:
             raise pytest.UsageError(f"--gradspec-modes: {bad} are not modes (eager, compiled, compiled-<backend>, all)")
+        try:
+            self.shard, self.shard_durations = from_options(opt("--gradspec-shard"), opt("--gradspec-shard-durations"))
+        except ShardError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     def modes_for(self, spec: AdapterSpec) -> list[str]:
         """The modes this run gives an adapter: its defaults, or those asked for that it has."""
@@ -195,6 +204,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(state.exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--gradspec-shard: keep this shard's items (after -k and -m have chosen theirs); every
+    process computes the same split, so xdist's workers agree with each other."""
+    state = config.stash[STATE_KEY]
+    if state.shard is None:
+        return
+    keep = select([item.nodeid for item in items], state.shard, state.shard_durations)
+    dropped = [item for item, kept in zip(items, keep) if not kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item, kept in zip(items, keep) if kept]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -455,7 +478,10 @@ class Recorder:
         state = self.state
         return {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes else ["all"],
                 "devices": state.devices, "dtypes": state.dtypes,
-                "workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
+                "workers": int(getattr(self.config.option, "numprocesses", 0) or 0),
+                **({"shard": {"index": state.shard.index, "count": state.shard.count, "items": len(self.collected),
+                              "durations": self.config.getoption("--gradspec-shard-durations")}}
+                   if state.shard else {})}
 
     def _record(self, results: list[dict[str, Any]], interrupted: str | None) -> RunRecord:
         state = self.state
