@@ -551,6 +551,10 @@ class Recorder:
                 f"{score.passed if score else 0}/{score.denominator if score else 0}  "
                 + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
                 + (f"  ({stale} stale capability claims)" if stale else "")))
+        part = record.options.shard
+        if part is not None:
+            tr.write_line(printable(f"gradspec: shard {part.index}/{part.count} of a split run: {part.items} items, "
+                                    + (f"balanced by {part.durations}" if part.durations else "split by node id")))
         for line in slowest_cases(record.results):
             tr.write_line(printable(line))
         for warning in record.warnings:

@@ -199,6 +199,7 @@ def test_a_shard_runs_its_own_items_reports_the_rest_deselected_and_says_which_s
     assert record["complete"] is True
     assert record["options"]["shard"] == {"index": 2, "count": 3, "items": len(mine)}  # no durations: hashed
     result.assert_outcomes(passed=len(mine), deselected=12 - len(mine))
+    result.stdout.fnmatch_lines([f"gradspec: shard 2/3 of a split run: {len(mine)} items, split by node id"])
 
 
 def test_durations_from_a_previous_record_choose_the_split(project):
@@ -209,9 +210,10 @@ def test_durations_from_a_previous_record_choose_the_split(project):
     previous.write_text(json.dumps(full))
     seen = []
     for k in (1, 2):
-        _, record = run(project, "-n", "0", "--gradspec-shard", f"{k}/2", "--gradspec-shard-durations",
+        result, record = run(project, "-n", "0", "--gradspec-shard", f"{k}/2", "--gradspec-shard-durations",
                         str(previous))
         assert record["options"]["shard"]["durations"] == str(previous)
+        assert f"balanced by {previous}" in result.stdout.str()
         seen.append({r["case"] for r in record["results"]})
     slow = next(s for s in seen if "demo.c5" in s)
     assert slow == {"demo.c5"}
