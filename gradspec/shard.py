@@ -1,8 +1,8 @@
 """Splitting one run's items into N shards, one per CI job.
 
 Every process of every job computes the same split from the same collected
-node ids, with no coordination: an xdist worker, the controller and the job
-that runs shard 2 all agree on where an item goes.
+node ids, with no coordination: each xdist worker of the job that runs shard 2,
+and the jobs that run the other shards, agree on where every item goes.
 
 - Without durations an item's shard is a hash of its node id, so adding a case
   moves no other item, and the split is the same on every machine (sha256,
@@ -114,23 +114,21 @@ def missing_shards(records: Sequence[tuple[str, RunRecord]]) -> list[str]:
     """For records being merged: the shards of each split run that are not among them.
     A split run is known by what its jobs were asked for and the framework versions
     they ran; its shards' records have every option alike but the shard index."""
-    present: dict[tuple[object, ...], set[int]] = {}
-    names: dict[tuple[object, ...], list[str]] = {}
+    runs: dict[tuple[object, ...], tuple[int, set[int], list[str]]] = {}
     for name, rec in records:
-        info = rec.options.shard
+        info, o = rec.options.shard, rec.options
         if info is None:
             continue
-        o = rec.options
         key = (info.count, tuple(o.adapters), tuple(o.modes or ()), tuple(o.devices), tuple(o.dtypes or ()),
                tuple(sorted((a, i.version) for a, i in rec.adapters.items())))
-        present.setdefault(key, set()).add(info.index)
-        names.setdefault(key, []).append(name)
+        _, indices, names = runs.setdefault(key, (info.count, set(), []))
+        indices.add(info.index)
+        names.append(name)
     out = []
-    for key, indices in present.items():
-        count = int(key[0])  # type: ignore[call-overload]
-        lacking = [k for k in range(1, count + 1) if k not in indices]
+    for count, indices, names in runs.values():
+        lacking = [f"{k}/{count}" for k in range(1, count + 1) if k not in indices]
         if lacking:
-            out.append(f"shard{'s' if len(lacking) > 1 else ''} {', '.join(f'{k}/{count}' for k in lacking)} of the "
-                       f"split run of {', '.join(names[key])} {'are' if len(lacking) > 1 else 'is'} not merged: "
-                       f"this record lacks {'their' if len(lacking) > 1 else 'its'} items")
+            many = len(lacking) > 1
+            out.append(f"shard{'s' if many else ''} {', '.join(lacking)} of the split run of {', '.join(names)} "
+                       f"{'are' if many else 'is'} not merged: this record lacks {'their' if many else 'its'} items")
     return out

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from gradspec import shard
 from gradspec.merge import cell_key, merge
+from gradspec.record_model import typed
 from gradspec.schema import read_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -243,6 +244,22 @@ def test_merging_only_some_shards_is_incomplete_and_says_which_are_lacking(proje
     assert merged.complete is False
     assert "shard 2/3 of the split run of" in (merged.interrupted or "")
     assert any("shard 2/3" in w and "lacks its items" in w for w in merged.warnings)
+
+
+def test_each_split_run_is_checked_for_its_own_shards():
+    """Two releases split three ways each: the complete one is silent, the other names its lacking shards."""
+    from report_fixtures import sample_record
+
+    def part(framework: str, version: str, index: int) -> tuple[str, dict]:
+        rec = sample_record(only=[framework])
+        rec["adapters"][framework]["version"] = version
+        rec["options"]["shard"] = {"index": index, "count": 3, "items": 10}
+        return f"{framework}-{version}-{index}.json", rec
+
+    records = [part("torch", "2.13.0", k) for k in (1, 2, 3)] + [part("torch", "2.12.1", 2)]
+    assert shard.missing_shards([(n, typed(r)) for n, r in records]) == [
+        "shards 1/3, 3/3 of the split run of torch-2.12.1-2.json are not merged: this record lacks their items"]
+    assert shard.missing_shards([(n, typed(r)) for n, r in records[:3]]) == []
 
 
 def _cells(record) -> dict:
