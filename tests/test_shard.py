@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_the_split_is_the_same_in_every_process():
             "print(json.dumps(shard.assign(json.loads(sys.argv[1]), 4)))")
     for seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code, json.dumps(nodeids)], capture_output=True, text=True,
-                             cwd=REPO, env={"PYTHONHASHSEED": seed, "PATH": ""}, check=True).stdout
+                             cwd=REPO, env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
         assert json.loads(out) == shard.assign(nodeids, 4)
 
 
@@ -173,8 +174,6 @@ from gradspec.requests import Grad
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    import os
-
     pytester.makeconftest('pytest_plugins = ["gradspec.plugin"]\n')
     pytester.mkdir("cases")
     (pytester.path / "cases" / "demo.py").write_text(DEMO)
