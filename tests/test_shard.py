@@ -269,12 +269,15 @@ def _cells(record) -> dict:
 
 @pytest.fixture(scope="module")
 def catalog_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The whole catalog for autograd, unsharded and in three shards (the second under xdist)."""
+    """The whole catalog for autograd: unsharded, in three shards by hash (the second under
+    xdist), and in three shards balanced by the unsharded run's durations."""
     out = tmp_path_factory.mktemp("shards")
-    runs = {"whole": ["-n", "0"], **{f"shard{k}": ["-n", "2" if k == 2 else "0", "--gradspec-shard", f"{k}/3"]
-                                     for k in (1, 2, 3)}}
+    durations = ["--gradspec-shard-durations", str(out / "whole" / "latest.json")]
+    runs = {"whole": ["-n", "0"],
+            **{f"hashed{k}": ["-n", "2" if k == 2 else "0", "--gradspec-shard", f"{k}/3"] for k in (1, 2, 3)},
+            **{f"balanced{k}": ["-n", "0", "--gradspec-shard", f"{k}/3", *durations] for k in (1, 2, 3)}}
     paths = {}
-    for name, args in runs.items():
+    for name, args in runs.items():  # in order: "whole" is written before the balanced runs read it
         proc = subprocess.run([sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:cacheprovider",
                                "-p", "no:hypothesispytest", "--gradspec-adapters", "autograd",
                                "--gradspec-report-dir", str(out / name), *args],
@@ -284,13 +287,16 @@ def catalog_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def test_three_shards_of_the_catalog_merge_into_the_unsharded_record_cell_for_cell(catalog_runs):
+@pytest.mark.parametrize("split", ["hashed", "balanced"])
+def test_three_shards_of_the_catalog_merge_into_the_unsharded_record_cell_for_cell(catalog_runs, split):
     whole = read_record(catalog_runs["whole"])
-    shards = [read_record(catalog_runs[f"shard{k}"]) for k in (1, 2, 3)]
+    names = [f"{split}{k}" for k in (1, 2, 3)]
+    shards = [read_record(catalog_runs[n]) for n in names]
     sizes = [len(s.results) for s in shards]
     assert all(sizes) and sum(sizes) == len(whole.results)  # each ran its own items, none twice
     assert [s.options.shard.index for s in shards] == [1, 2, 3]
-    merged = merge([(str(catalog_runs[f"shard{k}"]), s) for k, s in zip((1, 2, 3), shards)])
+    assert {s.options.shard.durations is not None for s in shards} == {split == "balanced"}
+    merged = merge([(str(catalog_runs[n]), s) for n, s in zip(names, shards)])
     assert _cells(merged) == _cells(whole)
     assert merged.summary == whole.summary
     assert merged.cases == whole.cases
@@ -298,3 +304,10 @@ def test_three_shards_of_the_catalog_merge_into_the_unsharded_record_cell_for_ce
         {n: a.conformance for n, a in whole.adapters.items()}
     assert merged.complete and merged.warnings == whole.warnings
     assert {r.status for r in whole.results} >= {"PASS", "XFAIL", "UNSUPPORTED"}  # a catalog with outcomes
+
+
+def test_balanced_shards_take_alike_by_the_durations_they_were_balanced_by(catalog_runs):
+    """By the unsharded run's times, no balanced shard is more than its longest item over the mean."""
+    timed = shard.load_durations(catalog_runs["whole"])
+    loads = [sum(timed[r.nodeid] for r in read_record(catalog_runs[f"balanced{k}"]).results) for k in (1, 2, 3)]
+    assert max(loads) <= sum(timed.values()) / 3 + max(timed.values()) + 1e-6, loads
