@@ -385,6 +385,8 @@ class Recorder:
     def _expect(self, nodeids: list[str]) -> None:
         """The run is under way: latest.json says so until the run's record replaces it, so a
         run that dies (a crash under -n 0, a kill) leaves no older record passing for it."""
+        if self.config.getoption("collectonly"):  # nothing will run: no record, latest.json stays
+            return
         self.collected = nodeids
         if not nodeids or self.out is None:
             return
