@@ -40,6 +40,7 @@ STATE_KEY = pytest.StashKey["GradspecState"]()
 XDIST_CRASH = "???"  # the phase xdist gives the report it makes for an item whose worker died
 PROPERTY = "gradspec"
 FAILING = frozenset({"FAIL", "ERROR", "TIMEOUT"})
+DURATIONS_KEY = "gradspec_shard_durations"  # the controller's --gradspec-shard-durations, sent to each worker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -93,8 +94,10 @@ class GradspecState:
         bad = [m for m in self.modes or [] if not is_mode(m)]
         if bad:
             raise pytest.UsageError(f"--gradspec-modes: {bad} are not modes (eager, compiled, compiled-<backend>, all)")
-        try:
-            self.shard, self.shard_durations = from_options(opt("--gradspec-shard"), opt("--gradspec-shard-durations"))
+        try:  # an xdist worker takes the controller's copy: the file may be the record this run replaces
+            self.shard, self.shard_durations = from_options(
+                opt("--gradspec-shard"), opt("--gradspec-shard-durations"),
+                getattr(config, "workerinput", {}).get(DURATIONS_KEY))
         except ShardError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -396,6 +399,12 @@ class Recorder:
                      complete=False, interrupted=f"this run of {len(nodeids)} items started and has not finished "
                                                  f"(if it is no longer running, it died)")
         write_atomic(self.out / "latest.json", dumps(stub))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Workers split by the durations the controller read before anything was written."""
+        if self.state.shard_durations is not None:
+            node.workerinput[DURATIONS_KEY] = self.state.shard_durations
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -101,13 +101,17 @@ def load_durations(path: Path | str) -> dict[str, float]:
     return out
 
 
-def from_options(spec: str | None, durations_path: str | None) -> tuple[Shard | None, dict[str, float] | None]:
-    """The shard and durations a run was given (--gradspec-shard, --gradspec-shard-durations)."""
+def from_options(spec: str | None, durations_path: str | None,
+                 loaded: dict[str, float] | None = None) -> tuple[Shard | None, dict[str, float] | None]:
+    """The shard and durations a run was given (--gradspec-shard, --gradspec-shard-durations);
+    ``loaded``: the durations as another process already read them from that file."""
     if spec is None:
         if durations_path is not None:
             raise ShardError("--gradspec-shard-durations balances a split run: give --gradspec-shard K/N with it")
         return None, None
-    return parse(spec), load_durations(durations_path) if durations_path is not None else None
+    if durations_path is None:
+        return parse(spec), None
+    return parse(spec), loaded if loaded is not None else load_durations(durations_path)
 
 
 def missing_shards(records: Sequence[tuple[str, RunRecord]]) -> list[str]:

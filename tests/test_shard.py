@@ -220,6 +220,36 @@ def test_durations_from_a_previous_record_choose_the_split(project):
     assert len(seen[0]) + len(seen[1]) == 12
 
 
+CLOBBER = '''
+import pytest
+pytest_plugins = ["gradspec.plugin"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """On the controller, once gradspec has read it: the durations record is replaced (as a run
+    that writes its record where it read the durations would), before any worker starts."""
+    path = config.getoption("--gradspec-shard-durations")
+    if path and not hasattr(config, "workerinput"):
+        open(path, "w").write("not a record")
+'''
+
+
+def test_xdist_workers_split_by_the_durations_the_controller_read(project):
+    _, full = run(project, "-n", "0")
+    previous = project.path / "previous.json"
+    for r in full["results"]:
+        r["duration_s"] = 10.0 if r["case"] == "demo.c5" else 0.1
+    previous.write_text(json.dumps(full))
+    timed = {r["nodeid"]: r["duration_s"] for r in full["results"]}
+    project.makeconftest(CLOBBER)
+    result, record = run(project, "-n", "2", "--gradspec-shard", "1/2", "--gradspec-shard-durations", str(previous))
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert previous.read_text() == "not a record"
+    mine = [n for n, keep in zip(sorted(timed), shard.select(sorted(timed), shard.Shard(1, 2), timed)) if keep]
+    assert sorted(r["nodeid"] for r in record["results"]) == sorted(mine)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--gradspec-shard", "4/3"], "--gradspec-shard: '4/3': K must be between 1 and N (3)"),
     (["--gradspec-shard-durations", "x.json"], "give --gradspec-shard K/N"),
