@@ -378,6 +378,8 @@ class Recorder:
         return Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:  # nothing runs: no record, and the last one stands
+            return
         self._expect([item.nodeid for item in session.items if isinstance(item, CaseItem)])
 
     @pytest.hookimpl(optionalhook=True)
@@ -388,8 +390,6 @@ class Recorder:
     def _expect(self, nodeids: list[str]) -> None:
         """The run is under way: latest.json says so until the run's record replaces it, so a
         run that dies (a crash under -n 0, a kill) leaves no older record passing for it."""
-        if self.config.getoption("collectonly"):  # nothing will run: no record, latest.json stays
-            return
         self.collected = nodeids
         if not nodeids or self.out is None:
             return
