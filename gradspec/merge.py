@@ -235,9 +235,8 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
             for k in ("hostname", "platform", "machine", "python")}),
         options=_merged_options([rec.options for _, rec in records]),
         adapters=out_adapters, cases=cases, results=ordered, warnings=warnings, summary=summary(ordered),
-        complete=all(rec.complete for _, rec in records) and not gaps,
-        interrupted="; ".join([*(f"{name}: {rec.interrupted}" for name, rec in records if rec.interrupted),
-                               *gaps]) or None,
+        complete=all(rec.complete for _, rec in records),
+        interrupted="; ".join(f"{name}: {rec.interrupted}" for name, rec in records if rec.interrupted) or None,
         merged_from=[MergedFrom(name, rec.created, rec.host, rec.options) for name, rec in records])
     scored = conformance(merged)
     for info in out_adapters.values():
@@ -246,6 +245,9 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
         info = adapter_info(merged, name, version)
         if info is not None:
             info.conformance = per_mode
+    if gaps:  # a split run with shards left out: partial, as a run that ended early is
+        merged.complete = False
+        merged.interrupted = "; ".join(filter(None, [merged.interrupted, *gaps]))
     return merged
 
 
