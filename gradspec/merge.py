@@ -20,6 +20,7 @@ import msgspec
 from .modes import item_params
 from .record_model import (AdapterInfo, DictOutcome, ListOutcome, MergedFrom, Options, RaisedOutcome, Result,
                            RunRecord, Score, StaleClaim, Summary, typed)
+from .shard import missing_shards
 
 STATUSES = ("PASS", "FAIL", "ERROR", "CRASH", "TIMEOUT", "MISSING", "XFAIL", "XPASS", "UNSUPPORTED", "SKIP",
             "REFERENCE")
@@ -204,7 +205,7 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
     dtypes_of = {c: sorted(set(d), key=dtype_rank) for c, d in dtypes_of.items()}
     for name, rec in records:
         lacking = sorted(set(cases) - set(rec.cases))
-        if lacking:
+        if lacking and rec.options.shard is None:  # a shard holds only its own cases
             warnings.append(f"{name} did not collect {len(lacking)} of the merged record's cases "
                             f"({', '.join(lacking[:5])}{', ...' if len(lacking) > 5 else ''}): it ran another "
                             f"catalog, so its cells for them are MISSING")
@@ -218,6 +219,8 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
                         if key not in results:
                             results[key] = _missing_result(key, cases.get(case_id), name)
 
+    gaps = missing_shards(records)
+    warnings += gaps
     ordered = [results[k] for k in sorted(results, key=cell_order)]
     adapters = _merge_adapters(records)
     versions = Counter(name for name, _ in adapters)
@@ -242,6 +245,9 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
         info = adapter_info(merged, name, version)
         if info is not None:
             info.conformance = per_mode
+    if gaps:  # a split run with shards left out: partial, as a run that ended early is
+        merged.complete = False
+        merged.interrupted = "; ".join(filter(None, [merged.interrupted, *gaps]))
     return merged
 
 

@@ -31,6 +31,7 @@ from .discovery import AdapterSpec, discover
 from .engine import EXECUTED, CaseTimeout, ItemResult, TimeLimit, run_item
 from .loader import load_case_file, load_cases
 from .modes import EAGER, is_mode, item_params, parse_item_params
+from .shard import ShardError, from_options, select
 
 if TYPE_CHECKING:  # the record side is imported when a run ends, not while collecting
     from .record_model import Result, RunRecord
@@ -39,6 +40,7 @@ STATE_KEY = pytest.StashKey["GradspecState"]()
 XDIST_CRASH = "???"  # the phase xdist gives the report it makes for an item whose worker died
 PROPERTY = "gradspec"
 FAILING = frozenset({"FAIL", "ERROR", "TIMEOUT"})
+DURATIONS_KEY = "gradspec_shard_durations"  # the controller's --gradspec-shard-durations, sent to each worker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradspec-no-report", action="store_true", help="do not write a run record")
     group.addoption("--gradspec-timeout", type=float, default=120.0,
                     help="per-item time limit in seconds (TIMEOUT past it; 0 disables)")
+    group.addoption("--gradspec-shard", default=None, metavar="K/N",
+                    help="run only shard K of N: a deterministic split of the collected items, one per CI job")
+    group.addoption("--gradspec-shard-durations", default=None, metavar="RECORD",
+                    help="balance the shards by the durations in a previous run record (new items are hashed)")
     parser.addini("gradspec_cases", "directory of case files, relative to the rootdir", default="cases")
 
 
@@ -88,6 +94,12 @@ class GradspecState:
         bad = [m for m in self.modes or [] if not is_mode(m)]
         if bad:
             raise pytest.UsageError(f"--gradspec-modes: {bad} are not modes (eager, compiled, compiled-<backend>, all)")
+        try:  # an xdist worker takes the controller's copy: the file may be the record this run replaces
+            self.shard, self.shard_durations = from_options(
+                opt("--gradspec-shard"), opt("--gradspec-shard-durations"),
+                getattr(config, "workerinput", {}).get(DURATIONS_KEY))
+        except ShardError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     def modes_for(self, spec: AdapterSpec) -> list[str]:
         """The modes this run gives an adapter: its defaults, or those asked for that it has."""
@@ -195,6 +207,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(state.exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--gradspec-shard: keep this shard's items (after -k and -m have chosen theirs); every
+    process computes the same split, so xdist's workers agree with each other."""
+    state = config.stash[STATE_KEY]
+    if state.shard is None:
+        return
+    keep = select([item.nodeid for item in items], state.shard, state.shard_durations)
+    dropped = [item for item, kept in zip(items, keep) if not kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item, kept in zip(items, keep) if kept]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -351,6 +377,8 @@ class Recorder:
         return Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:  # nothing runs: no record, and the last one stands
+            return
         self._expect([item.nodeid for item in session.items if isinstance(item, CaseItem)])
 
     @pytest.hookimpl(optionalhook=True)
@@ -370,6 +398,12 @@ class Recorder:
                      complete=False, interrupted=f"this run of {len(nodeids)} items started and has not finished "
                                                  f"(if it is no longer running, it died)")
         write_atomic(self.out / "latest.json", dumps(stub))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Workers split by the durations the controller read before anything was written."""
+        if self.state.shard_durations is not None:
+            node.workerinput[DURATIONS_KEY] = self.state.shard_durations
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -455,7 +489,10 @@ class Recorder:
         state = self.state
         return {"adapters": [s.name for s in state.specs], "modes": state.modes if not state.all_modes else ["all"],
                 "devices": state.devices, "dtypes": state.dtypes,
-                "workers": int(getattr(self.config.option, "numprocesses", 0) or 0)}
+                "workers": int(getattr(self.config.option, "numprocesses", 0) or 0),
+                **({"shard": {"index": state.shard.index, "count": state.shard.count, "items": len(self.collected),
+                              "durations": self.config.getoption("--gradspec-shard-durations")}}
+                   if state.shard else {})}
 
     def _record(self, results: list[dict[str, Any]], interrupted: str | None) -> RunRecord:
         state = self.state
@@ -525,6 +562,10 @@ class Recorder:
                 f"{score.passed if score else 0}/{score.denominator if score else 0}  "
                 + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
                 + (f"  ({stale} stale capability claims)" if stale else "")))
+        part = record.options.shard
+        if part is not None:
+            tr.write_line(printable(f"gradspec: shard {part.index}/{part.count} of a split run: {part.items} items, "
+                                    + (f"balanced by {part.durations}" if part.durations else "split by node id")))
         for line in slowest_cases(record.results):
             tr.write_line(printable(line))
         for warning in record.warnings:

@@ -226,12 +226,23 @@ class Host(_Node):
     python: str
 
 
+class ShardInfo(_Node):
+    """Which part of a split run (--gradspec-shard) a record holds: its own items only."""
+
+    index: Annotated[int, Meta(ge=1, description="K of K/N, 1-based")]
+    count: Annotated[int, Meta(ge=1, description="N of K/N")]
+    items: Annotated[NonNegative, Meta(description="How many collected items this shard ran")]
+    durations: Annotated[Optional[str], Meta(description="The record whose durations balanced the split; "
+                                                         "null: split by hash of the node id")] = None
+
+
 class Options(_Node):
     adapters: list[str]
     modes: Annotated[Optional[list[str]], Meta(description="--gradspec-modes; null: each adapter's defaults")]
     devices: list[str]
     dtypes: Optional[list[str]]
     workers: NonNegative
+    shard: Annotated[Optional[ShardInfo], Meta(description="Set when the run was one shard of a split run")] = None
 
 
 class StaleClaim(_Node):

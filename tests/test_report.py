@@ -49,6 +49,13 @@ def test_shipped_schema_is_draft_2020_12_and_valid() -> None:
     Draft202012Validator.check_schema(doc)
 
 
+def test_shipped_schema_is_the_one_the_record_model_generates() -> None:
+    """`python -m gradspec schema -o gradspec/run-record.schema.json` after changing record_model.py."""
+    from gradspec.record_model import json_schema
+
+    assert json.loads(SCHEMA_PATH.read_text()) == json.loads(json.dumps(json_schema()))
+
+
 def test_sample_record_is_valid(tmp_path: Path) -> None:
     path = write(tmp_path / "run.json", sample_record())
     assert len(load_record(path)["results"]) == 30
