@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from . import diff as diff_mod
-from . import html, markdown
+from . import history, html, markdown
 from .case import CaseError
 from .merge import MergeError, merge, write_record
 from .record import write_atomic
@@ -28,9 +28,12 @@ class UsageError(Exception):
     """Bad input that is not a record problem (a missing cases folder, an unwritable path)."""
 
 
-def _load_merged(paths: Sequence[str]) -> RunRecord:
-    records = [(p, read_record(p)) for p in paths]
-    return records[0][1] if len(records) == 1 else merge(records)
+def _load_with_history(paths: Sequence[str]) -> tuple[RunRecord, list[dict[str, Any]]]:
+    """The record to report (the newest of each framework/release set, merged) and the
+    score history of every set given more than once."""
+    current, repeated = history.split([(p, read_record(p)) for p in paths])
+    record = current[0][1] if len(current) == 1 else merge(current)
+    return record, history.points(repeated) if repeated else []
 
 
 def _write_text(path: str, text: str) -> None:
@@ -42,15 +45,15 @@ def _write_text(path: str, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    record = _load_merged(args.records)
+    record, trend = _load_with_history(args.records)
     if args.html:
-        page = html.render(record)
+        page = html.render(record, trend)
         try:
             index = html.save(page, args.html)
         except OSError as exc:
             raise UsageError(f"cannot write the dashboard to {args.html}: {exc}") from None
         print(f"dashboard: {index}", file=sys.stderr)
-    text = markdown.render(record)
+    text = markdown.render(record) + ("\n" + history.markdown(trend) if trend else "")
     if args.markdown:
         _write_text(args.markdown, text)
         print(f"markdown: {args.markdown}", file=sys.stderr)
