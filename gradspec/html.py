@@ -3,7 +3,7 @@
 The record travels as JSON inside ``<script type="application/json">`` and the
 page script builds every element with DOM APIs and ``textContent``, so record
 text (a case id or an error message holding markup) can only ever be text.
-A Content-Security-Policy allows exactly the page's own two scripts (by hash)
+A Content-Security-Policy allows exactly the page's own three scripts (by hash)
 and no network at all.
 """
 from __future__ import annotations
