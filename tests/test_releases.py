@@ -55,6 +55,14 @@ def test_a_range_that_claims_a_release_where_another_choice_was_observed_is_stal
     assert s.observed == {"2.12.0": ["zeros"]}  # 2.13.0 observed what is declared: not listed
 
 
+def test_a_divergence_listed_as_a_known_bug_is_not_a_stale_range():
+    old = torch_at("2.12.0", unconnected="zeros")
+    for r in old["results"]:
+        if r["fail_kind"] == "behaviour_changed":
+            r.update(status="XFAIL", known_bug="https://github.com/pytorch/pytorch/issues/1")
+    assert merge([("old.json", old), ("new.json", torch_at("2.13.0"))]).stale_ranges == []
+
+
 def test_a_range_that_matches_every_release_is_not_stale():
     assert merge([("a.json", torch_at("2.12.0")), ("b.json", torch_at("2.13.0"))]).stale_ranges == []
     assert stale_ranges(typed(torch_at("2.13.0")).results) == []
