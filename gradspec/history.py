@@ -2,16 +2,17 @@
 newest is the one reported, and every one of them is a point of the trend.
 
 A nightly CI job keeps its published records; ``gradspec report`` given all of
-them shows, per adapter, the conformance score over time.  Records are grouped
-by what they ran (the set of adapter, release and mode); records of different
-sets are jobs of one run and are merged as before.
+them shows, per adapter, the conformance score over time.  Records that share
+cells are one series on several dates; records that share none are the jobs or
+shards of one run and are merged as before.  A history is best given as merged
+records, one per date.
 """
 from __future__ import annotations
 
 import datetime as _dt
 from typing import Any
 
-from .merge import scores
+from .merge import Cell, cell_key, scores
 from .record_model import RunRecord
 
 Named = tuple[str, RunRecord]
@@ -26,23 +27,28 @@ def _when(record: RunRecord) -> tuple[int, Any]:
         return (0, record.created)
 
 
-def _ran(record: RunRecord) -> frozenset[tuple[str, str, str]]:
-    return frozenset((r.adapter, r.framework_version, r.mode) for r in record.results)
-
-
 def split(records: list[Named]) -> tuple[list[Named], list[Named]]:
-    """(the newest record of each framework/release set, in the given order; every record
-    of a set that appears more than once, oldest first).  The second list is empty
-    when no set was given twice: there is no history to show."""
-    newest: dict[frozenset[tuple[str, str, str]], Named] = {}
-    count: dict[frozenset[tuple[str, str, str]], int] = {}
+    """(the records to report: the newest of each series, in the given order; every record
+    of a series of two or more, oldest first).  Records that share a cell (the same case,
+    adapter, release, mode, device and dtype) are one series taken on several dates;
+    records that share none (the jobs or shards of one run) are merged as before."""
+    series: list[tuple[set[Cell], list[Named]]] = []
     for named in records:
-        key = _ran(named[1])
-        count[key] = count.get(key, 0) + 1
-        if key not in newest or _when(named[1]) >= _when(newest[key][1]):
-            newest[key] = named
-    current = [nr for nr in records if newest[_ran(nr[1])] is nr]
-    repeated = sorted((nr for nr in records if count[_ran(nr[1])] > 1), key=lambda nr: _when(nr[1]))
+        cells = {cell_key(r) for r in named[1].results}
+        joined = [s for s in series if not s[0].isdisjoint(cells)]
+        if not joined:
+            series.append((cells, [named]))
+            continue
+        keep = joined[0]
+        for other in joined[1:]:
+            keep[0].update(other[0])
+            keep[1].extend(other[1])
+            series.remove(other)
+        keep[0].update(cells)
+        keep[1].append(named)
+    newest = {id(max(members, key=lambda nr: _when(nr[1]))) for _, members in series}
+    current = [nr for nr in records if id(nr) in newest]
+    repeated = sorted((nr for _, members in series if len(members) > 1 for nr in members), key=lambda nr: _when(nr[1]))
     return current, repeated
 
 

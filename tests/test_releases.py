@@ -152,6 +152,17 @@ def test_records_of_different_sets_are_jobs_of_one_run_and_have_no_history():
     assert history.split(jobs) == (jobs, [])
 
 
+def test_shards_of_one_run_share_no_cell_and_are_merged_not_a_history():
+    whole = torch_at("2.13.0")
+    shards = []
+    for k, cases in enumerate((CASES[:1], CASES[1:])):
+        shard = copy.deepcopy(whole)
+        shard["results"] = [r for r in shard["results"] if r["case"] in cases]
+        shard["created"] = f"2026-11-0{k + 1}T03:00:00+00:00"
+        shards.append((f"shard{k}.json", typed(shard)))
+    assert history.split(shards) == (shards, [])
+
+
 def test_report_of_dated_records_draws_the_trend_and_prints_it(tmp_path, capsys):
     paths = [str(write(tmp_path / f"n{d}.json", nightly(d, f))) for d, f in ((1, 2), (2, 1), (3, 0))]
     assert main(["report", *paths, "--html", str(tmp_path / "site")]) == 0
