@@ -5,7 +5,8 @@ got worse (the exit status a pull request is gated on).
 Cells are matched on (case, adapter, mode, device, dtype) and the framework
 version: when each record holds exactly one version of an adapter, the two
 versions are matched with each other, so "did the new release change
-anything?" is one diff.
+anything?" is one diff, and the comment opens with the release view's list of
+the cells that changed (gradspec.releases), as the dashboard shows it.
 """
 from __future__ import annotations
 
