@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from . import diff as diff_mod
-from . import history, html, markdown
+from . import history, html, markdown, releases
 from .case import CaseError
 from .merge import MergeError, merge, write_record
 from .record import write_atomic
@@ -53,7 +53,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write the dashboard to {args.html}: {exc}") from None
         print(f"dashboard: {index}", file=sys.stderr)
-    text = markdown.render(record) + ("\n" + history.markdown(trend) if trend else "")
+    parts = [markdown.render(record), releases.markdown(record.results, record.stale_ranges),
+             history.markdown(trend) if trend else ""]
+    text = "\n".join(p for p in parts if p)
     if args.markdown:
         _write_text(args.markdown, text)
         print(f"markdown: {args.markdown}", file=sys.stderr)

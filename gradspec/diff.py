@@ -16,7 +16,7 @@ from typing import Any
 from .markdown import escape, link, score_text
 from .merge import Cell, cell_key, cell_order, scores
 from .record_model import Result, RunRecord, typed
-from .releases import ReleaseTable, release_tables
+from .releases import ReleaseTable, changed_table, release_tables
 
 BAD = frozenset({"FAIL", "ERROR", "CRASH", "TIMEOUT", "XFAIL", "MISSING"})
 GOOD_BEFORE = frozenset({"PASS", "REFERENCE", "XFAIL"})
@@ -196,19 +196,6 @@ def _modes(d: Diff, adapter: str) -> set[str]:
     return {r.mode for rec in (d.base, d.head) for r in rec.results if r.adapter == adapter}
 
 
-def _release_section(t: ReleaseTable) -> tuple[list[str], list[str]]:
-    """The release view's list for one adapter: the cells whose status, choice or kind of
-    answer differs between its releases, with the release in which each changed."""
-    changed = t.changed
-    head = [f"### {escape(t.adapter)}: changed between releases ({len(changed)})", "",
-            "| Case | Mode | Device | dtype | " + " | ".join(escape(v) for v in t.releases) + " | Changed in |",
-            "|---|---|---|---|" + "---|" * len(t.releases) + "---|"]
-    rows = ["| " + " | ".join([escape(r.case), escape(r.mode), escape(r.device), escape(r.dtype),
-                               *(escape(x) for x in r.texts()), escape(", ".join(r.changed_in))]) + " |"
-            for r in changed[:MAX_ROWS]]
-    return head, rows
-
-
 def render(d: Diff, max_chars: int | None = MAX_COMMENT, full_report: str = "") -> str:
     """Markdown for a pull-request comment: at most ``max_chars`` characters (GitHub keeps
     65,536); rows that do not fit are counted and ``full_report`` (a link or path to the
@@ -224,7 +211,7 @@ def render(d: Diff, max_chars: int | None = MAX_COMMENT, full_report: str = "") 
     lines += ["| Change | Count | Worse |", "|---|---|---|", *summary, ""]
     budget = (max_chars or 0) - len(TRUNCATED) - len(full_report) - 200 - sum(len(x) + 1 for x in lines)
     left_out = 0
-    sections = [(*_release_section(t), len(t.changed)) for t in d.releases]
+    sections = [(*changed_table(t, MAX_ROWS), len(t.changed)) for t in d.releases]
     sections += [(*_section(title, d.changes[c], c.endswith("_cases")), len(d.changes[c]))
                  for c, title, _ in CATEGORIES if d.changes[c]]
     for head, rows, total in sections:

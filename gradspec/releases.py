@@ -154,3 +154,41 @@ def stale_range_text(s: StaleRange) -> str:
     where = "; ".join(f"{v}: {', '.join(obs)}" for v, obs in s.observed.items())
     return (f"{s.adapter} {s.case}{slot}: declared '{s.declared}' for versions '{s.versions or 'all'}', "
             f"observed {where}")
+
+
+def changed_table(t: ReleaseTable, limit: int) -> tuple[list[str], list[str]]:
+    """Markdown: the title and header, and up to ``limit`` rows of the cells of one adapter
+    that changed between its releases, each with the release in which it changed."""
+    from .markdown import escape  # markdown imports merge, which imports this module
+
+    changed = t.changed
+    head = [f"### {escape(t.adapter)}: changed between releases ({len(changed)})", "",
+            "| Case | Mode | Device | dtype | " + " | ".join(escape(v) for v in t.releases) + " | Changed in |",
+            "|---|---|---|---|" + "---|" * len(t.releases) + "---|"]
+    rows = ["| " + " | ".join([escape(r.case), escape(r.mode), escape(r.device), escape(r.dtype),
+                               *(escape(x) for x in r.texts()), escape(", ".join(r.changed_in))]) + " |"
+            for r in changed[:limit]]
+    return head, rows
+
+
+def markdown(results: list[Result], ranges: list[StaleRange]) -> str:
+    """The release view for the Markdown report: per adapter that ran at several releases,
+    the releases compared and the cells that changed; then the stale ranges.  Empty
+    when the record holds one release of each adapter and no stale range."""
+    from .markdown import escape
+
+    tables = release_tables(results)
+    if not tables and not ranges:
+        return ""
+    lines = ["## Releases", ""]
+    for t in tables:
+        if not t.changed:
+            lines += [f"{escape(t.adapter)}: releases {escape(', '.join(t.releases))}, {len(t.rows)} cells compared, "
+                      "none changed.", ""]
+            continue
+        head, rows = changed_table(t, len(t.changed))
+        lines += head + rows + [""]
+    if ranges:
+        lines += [f"### Stale version ranges ({len(ranges)})", ""]
+        lines += [f"- {escape(stale_range_text(s))}" for s in ranges] + [""]
+    return "\n".join(lines)

@@ -118,6 +118,21 @@ def test_diff_between_two_releases_prints_the_same_list_for_a_pull_request():
         [("tape.cube_variable", ["2.13.0"])]  # the dashboard's list is the diff's
 
 
+def test_the_markdown_report_lists_the_release_changes_the_unchanged_releases_and_the_stale_ranges(tmp_path, capsys):
+    changed = write(tmp_path / "t.json", plain(merge([("a", torch_at("2.12.0", unconnected="zeros")),
+                                                      ("b", torch_at("2.13.0", cube="FAIL"))])))
+    assert main(["report", str(changed)]) == 0
+    text = capsys.readouterr().out.split("## Releases", 1)[1]
+    assert "### torch: changed between releases (3)" in text
+    assert "| tape.cube\\_variable | eager | cpu | float32 | PASS | FAIL (value\\_mismatch) | 2.13.0 |" in text
+    assert "### Stale version ranges (1)" in text and "observed 2.12.0: zeros" in text
+    same = write(tmp_path / "s.json", plain(merge([("a", torch_at("2.12.0")), ("b", torch_at("2.13.0"))])))
+    assert main(["report", str(same)]) == 0
+    assert "torch: releases 2.12.0, 2.13.0, 6 cells compared, none changed." in capsys.readouterr().out
+    assert main(["report", str(write(tmp_path / "one.json", torch_at("2.13.0")))]) == 0
+    assert "## Releases" not in capsys.readouterr().out
+
+
 def test_diff_of_one_release_against_itself_lists_no_release_changes():
     assert "changed between releases" not in render(diff(torch_at("2.13.0"), torch_at("2.13.0")))
 
