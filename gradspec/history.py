@@ -72,7 +72,7 @@ def markdown(history: list[dict[str, Any]]) -> str:
     lines = ["## Conformance over time", "", "| Adapter | Release | Scores, oldest first |", "|---|---|---|"]
     for entry in history:
         for s in entry["series"]:
-            trend = ", ".join(f"{escape(p['created'][:10])}: {score_text(p['passed'], p['denominator'])}"
+            trend = ", ".join(f"{escape(p['created'][:16].replace('T', ' '))}: {score_text(p['passed'], p['denominator'])}"
                               for p in s["points"])
             lines.append(f"| {escape(entry['adapter'])} | {escape(s['label'])} | {trend} |")
     return "\n".join(lines) + "\n"

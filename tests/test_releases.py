@@ -133,6 +133,14 @@ def test_the_markdown_report_lists_the_release_changes_the_unchanged_releases_an
     assert "## Releases" not in capsys.readouterr().out
 
 
+def test_the_release_list_keeps_a_pull_request_comment_within_its_limit():
+    d = diff(torch_at("2.12.0", unconnected="zeros"), torch_at("2.13.0", cube="FAIL"))
+    whole = render(d, None)
+    assert "### torch: changed between releases (3)" in whole
+    short = render(d, len(whole) - 200)
+    assert len(short) <= len(whole) - 200 and "changed cells are not listed here" in short
+
+
 def test_diff_of_one_release_against_itself_lists_no_release_changes():
     assert "changed between releases" not in render(diff(torch_at("2.13.0"), torch_at("2.13.0")))
 
@@ -186,7 +194,7 @@ def test_report_of_dated_records_draws_the_trend_and_prints_it(tmp_path, capsys)
     assert [p["passed"] for p in data["history"][0]["series"][0]["points"]] == [2, 3, 4]
     assert main(["report", *paths]) == 0
     out = capsys.readouterr().out
-    assert "| torch | 2.13.0 | 2026-11-01: 2/4 (50%), 2026-11-02: 3/4 (75%), 2026-11-03: 4/4 (100%) |" in out
+    assert "| torch | 2.13.0 | 2026-11-01 03:00: 2/4 (50%), 2026-11-02 03:00: 3/4 (75%), 2026-11-03 03:00: 4/4 (100%) |" in out
     assert main(["report", paths[0]]) == 0 and "Conformance over time" not in capsys.readouterr().out
 
 
