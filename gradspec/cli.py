@@ -29,8 +29,8 @@ class UsageError(Exception):
 
 
 def _load_with_history(paths: Sequence[str]) -> tuple[RunRecord, list[dict[str, Any]]]:
-    """The record to report (the newest of each framework/release set, merged) and the
-    score history of every set given more than once."""
+    """The record to report (the newest record of each series, merged) and the score
+    history of every series of two records or more (gradspec.history)."""
     current, repeated = history.split([(p, read_record(p)) for p in paths])
     record = current[0][1] if len(current) == 1 else merge(current)
     return record, history.points(repeated) if repeated else []
