@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from . import diff as diff_mod
-from . import html, markdown
+from . import history, html, markdown, releases
 from .case import CaseError
 from .merge import MergeError, merge, write_record
 from .record import write_atomic
@@ -28,9 +28,12 @@ class UsageError(Exception):
     """Bad input that is not a record problem (a missing cases folder, an unwritable path)."""
 
 
-def _load_merged(paths: Sequence[str]) -> RunRecord:
-    records = [(p, read_record(p)) for p in paths]
-    return records[0][1] if len(records) == 1 else merge(records)
+def _load_with_history(paths: Sequence[str]) -> tuple[RunRecord, list[dict[str, Any]]]:
+    """The record to report (the newest record of each series, merged) and the score
+    history of every series of two records or more (gradspec.history)."""
+    current, repeated = history.split([(p, read_record(p)) for p in paths])
+    record = current[0][1] if len(current) == 1 else merge(current)
+    return record, history.points(repeated) if repeated else []
 
 
 def _write_text(path: str, text: str) -> None:
@@ -42,9 +45,9 @@ def _write_text(path: str, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    record = _load_merged(args.records)
+    record, trend = _load_with_history(args.records)
     if args.html:
-        page = html.render(record)
+        page = html.render(record, trend)
         try:
             index = html.save(page, args.html)
         except OSError as exc:
@@ -59,7 +62,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write the badges to {badge_dir}: {exc}") from None
         print(f"badges: {len(written)} in {badge_dir}", file=sys.stderr)
-    text = markdown.render(record)
+    parts = [markdown.render(record), releases.markdown(record.results, record.stale_ranges),
+             history.markdown(trend) if trend else ""]
+    text = "\n".join(p for p in parts if p)
     if args.markdown:
         _write_text(args.markdown, text)
         print(f"markdown: {args.markdown}", file=sys.stderr)

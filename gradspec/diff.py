@@ -5,7 +5,8 @@ got worse (the exit status a pull request is gated on).
 Cells are matched on (case, adapter, mode, device, dtype) and the framework
 version: when each record holds exactly one version of an adapter, the two
 versions are matched with each other, so "did the new release change
-anything?" is one diff.
+anything?" is one diff, and the comment opens with the release view's list of
+the cells that changed (gradspec.releases), as the dashboard shows it.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from .markdown import escape, link, score_text
 from .merge import Cell, cell_key, cell_order, scores
 from .record_model import Result, RunRecord, typed
+from .releases import ReleaseTable, changed_table, release_tables
 
 BAD = frozenset({"FAIL", "ERROR", "CRASH", "TIMEOUT", "XFAIL", "MISSING"})
 GOOD_BEFORE = frozenset({"PASS", "REFERENCE", "XFAIL"})
@@ -58,6 +60,7 @@ class Diff:
     head: RunRecord
     version_pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
     changes: dict[str, list[Change]] = field(default_factory=lambda: {c: [] for c, _, _ in CATEGORIES})
+    releases: list[ReleaseTable] = field(default_factory=list)
 
     @property
     def worse(self) -> bool:
@@ -111,6 +114,7 @@ def diff(base: RunRecord | Any, head: RunRecord | Any, base_name: str = "base",
     """Compare two records."""
     base, head = typed(base), typed(head)
     d = Diff(base_name, head_name, base, head, _version_map(base, head))
+    d.releases = [t for t in release_tables([*base.results, *head.results], d.version_pairs) if t.changed]
 
     def aligned(r: Result) -> Cell:
         case, adapter, version, mode, device, dtype = cell_key(r)
@@ -207,10 +211,10 @@ def render(d: Diff, max_chars: int | None = MAX_COMMENT, full_report: str = "") 
     lines += ["| Change | Count | Worse |", "|---|---|---|", *summary, ""]
     budget = (max_chars or 0) - len(TRUNCATED) - len(full_report) - 200 - sum(len(x) + 1 for x in lines)
     left_out = 0
-    for c, title, _ in CATEGORIES:
-        if not d.changes[c]:
-            continue
-        head, rows = _section(title, d.changes[c], c.endswith("_cases"))
+    sections = [(*changed_table(t, MAX_ROWS), len(t.changed)) for t in d.releases]
+    sections += [(*_section(title, d.changes[c], c.endswith("_cases")), len(d.changes[c]))
+                 for c, title, _ in CATEGORIES if d.changes[c]]
+    for head, rows, total in sections:
         shown = len(rows)
         if max_chars is not None:
             budget -= sum(len(x) + 1 for x in head) + 2
@@ -218,10 +222,10 @@ def render(d: Diff, max_chars: int | None = MAX_COMMENT, full_report: str = "") 
             while shown < len(rows) and budget - len(rows[shown]) - 1 >= 0:
                 budget -= len(rows[shown]) + 1
                 shown += 1
-        left_out += len(d.changes[c]) - shown
+        left_out += total - shown
         if shown or max_chars is None or budget > 0:
             lines += head + rows[:shown]
-            hidden = len(d.changes[c]) - shown
+            hidden = total - shown
             lines += ["", f"... and {hidden} more."] if hidden else []
             lines += [""]
     if left_out and max_chars is not None:

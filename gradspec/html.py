@@ -3,7 +3,7 @@
 The record travels as JSON inside ``<script type="application/json">`` and the
 page script builds every element with DOM APIs and ``textContent``, so record
 text (a case id or an error message holding markup) can only ever be text.
-A Content-Security-Policy allows exactly the page's own two scripts (by hash)
+A Content-Security-Policy allows exactly the page's own three scripts (by hash)
 and no network at all.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import msgspec
 from .merge import STATUSES, adapter_info, dtype_rank, group_key, scores, summary
 from .record import dumps, write_atomic
 from .record_model import CaseInfo, RunRecord, typed
+from .releases import release_tables
 
 TEMPLATES = Path(__file__).with_name("templates")
 SHORT = {"PASS": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "CRASH": "CRASH", "TIMEOUT": "TIMEOUT",
@@ -85,17 +86,31 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
 
 
-def render(record: RunRecord | Mapping[str, Any]) -> bytes:
-    """The dashboard's index.html, UTF-8 encoded."""
-    guard, script = _template("guard.js"), _template("dashboard.js")
-    csp = ("default-src 'none'; " f"script-src {_sha256(guard)} {_sha256(script)}; "
+def release_model(record: RunRecord, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The release view (one table per adapter that ran at several releases, changed
+    rows first), the stale version ranges, and the score history."""
+    tables = [{"adapter": t.adapter, "releases": t.releases, "changed": len(t.changed),
+               "rows": [{"case": r.case, "mode": r.mode, "device": r.device, "dtype": r.dtype,
+                         "statuses": [c.status if c else "" for c in r.cells], "texts": r.texts(),
+                         "changed_in": r.changed_in} for r in t.rows]}
+              for t in release_tables(record.results)]
+    return {"tables": tables, "stale_ranges": record.stale_ranges, "history": history}
+
+
+def render(record: RunRecord | Mapping[str, Any], history: list[dict[str, Any]] | None = None) -> bytes:
+    """The dashboard's index.html, UTF-8 encoded; ``history`` is ``gradspec.history.points``."""
+    guard, script, releases = _template("guard.js"), _template("dashboard.js"), _template("releases.js")
+    csp = ("default-src 'none'; " f"script-src {_sha256(guard)} {_sha256(script)} {_sha256(releases)}; "
            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'")
     page = _template("dashboard.html")
     for token, text in (("@CSP@", csp), ("@CSS@", _template("dashboard.css")), ("@GUARD@", guard),
-                        ("@SCRIPT@", script)):
+                        ("@SCRIPT@", script), ("@RELEASES_SCRIPT@", releases)):
         page = page.replace(token, text)
+    record = typed(record)
     head, _, tail = page.partition("@DATA@")
-    return head.encode("utf-8") + _embed(model(typed(record))) + tail.encode("utf-8")
+    middle, _, tail = tail.partition("@RELEASES@")
+    return (head.encode("utf-8") + _embed(model(record)) + middle.encode("utf-8")
+            + _embed(release_model(record, history or [])) + tail.encode("utf-8"))
 
 
 def save(page: bytes, out_dir: Path | str) -> Path:

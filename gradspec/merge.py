@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import msgspec
 
 from .modes import item_params
+from .releases import stale_ranges
 from .record_model import (AdapterInfo, DictOutcome, ListOutcome, MergedFrom, Options, RaisedOutcome, Result,
                            RunRecord, Score, StaleClaim, Summary, typed)
 from .shard import missing_shards
@@ -237,7 +238,8 @@ def merge(records: list[tuple[str, RunRecord | Any]]) -> RunRecord:
         adapters=out_adapters, cases=cases, results=ordered, warnings=warnings, summary=summary(ordered),
         complete=all(rec.complete for _, rec in records),
         interrupted="; ".join(f"{name}: {rec.interrupted}" for name, rec in records if rec.interrupted) or None,
-        merged_from=[MergedFrom(name, rec.created, rec.host, rec.options) for name, rec in records])
+        merged_from=[MergedFrom(name, rec.created, rec.host, rec.options) for name, rec in records],
+        stale_ranges=stale_ranges(ordered))
     scored = conformance(merged)
     for info in out_adapters.values():
         info.conformance = {}

@@ -570,6 +570,10 @@ class Recorder:
             tr.write_line(printable(line))
         for warning in record.warnings:
             tr.write_line(f"gradspec warning: {warning}", yellow=True)
+        from .releases import stale_range_text
+
+        for stale_range in record.stale_ranges:
+            tr.write_line(printable(f"gradspec stale range: {stale_range_text(stale_range)}"), yellow=True)
         if not record.complete:
             tr.write_line(printable(f"gradspec: {record.interrupted}: this record is partial (the items that did "
                                     f"not run are MISSING)"), red=True)

@@ -17,6 +17,7 @@ import msgspec
 
 from .case import Case
 from .merge import conformance, summary
+from .releases import stale_ranges
 from .record_model import Result, RunRecord, StaleClaim
 from .versions import SCHEMA_VERSION, SUITE_VERSION
 
@@ -94,6 +95,7 @@ def build(*, root: Path, cases: Mapping[str, Case], results: list[dict[str, Any]
         **({"resources": resources} if resources else {}),
     }, RunRecord, strict=True)
     record.summary = summary(record.results)
+    record.stale_ranges = stale_ranges(record.results)
     stale = stale_claims(record)
     scored = conformance(record)
     for name, info in record.adapters.items():

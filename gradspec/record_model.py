@@ -251,6 +251,19 @@ class StaleClaim(_Node):
     cases: list[str]
 
 
+class StaleRange(_Node):
+    """A declared choice whose version range claims a release where the run observed
+    another choice: the expectation entry must be narrowed or split."""
+
+    adapter: str
+    case: str
+    slot: str
+    declared: Annotated[str, Meta(description="The choice the expectation file declares")]
+    versions: Annotated[str, Meta(description="The entry's version range (empty: every release)")]
+    observed: Annotated[dict[str, list[str]],
+                        Meta(description="Release -> the choices observed there instead")]
+
+
 class Score(_Node):
     passed: NonNegative
     denominator: NonNegative
@@ -326,6 +339,8 @@ class RunRecord(_Node):
     interrupted: Annotated[Optional[str], Meta(description="Why the run did not finish, when it did not")]
     resources: Optional[Resources] = None
     merged_from: Optional[list[MergedFrom]] = None
+    stale_ranges: Annotated[list[StaleRange],
+                            Meta(description="Declared version ranges that a release in this record contradicts")] = []
 
 
 DECODER = msgspec.json.Decoder(RunRecord)
