@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from . import declarations, html, markdown
 from . import diff as diff_mod
-from . import html, markdown
 from .case import CaseError
 from .merge import MergeError, merge, write_record
 from .record import write_atomic
@@ -131,10 +131,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     chosen = [c for c in found if (not args.tag or set(args.tag) <= set(c.tags))
               and (not args.kind or c.kind.value == args.kind)]
     chosen.sort(key=lambda c: c.id)
+    try:
+        files = declarations.expectation_files()
+    except (LookupError, ValueError) as exc:  # two adapters of one name, a malformed expectation file
+        raise UsageError(str(exc)) from None
     if args.format == "json":
         print(json.dumps([{"id": c.id, "statement": c.statement, "kind": c.kind.value, "tags": list(c.tags),
                            "requires": sorted(c.requires), "dtypes": list(c.dtypes),
                            "docs": [{"url": d.url, "quote": d.quote} for d in c.docs],
+                           "declared": [declarations.as_json(n, e) for n, e in declarations.declared(files, c.id)],
                            "file": _relative(c.file), "line": c.line} for c in chosen], indent=1))
         return EXIT_OK
     for c in chosen:
@@ -142,7 +147,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"    {c.statement}")
         for d in c.docs:
             print(f"    doc: {d.url}")
+        for name, e in declarations.declared(files, c.id):
+            print(f"    {declarations.as_text(name, e)}")
         print(f"    source: {_relative(c.file)}:{c.line}")
+    bases = declarations.counts(files, (c.id for c in chosen))
+    if bases:
+        print("declared choices by basis:")
+        for name, n in bases.items():
+            print(f"    {name}: " + ", ".join(f"{b} {k}" for b, k in n.items()))
     print(f"{len(chosen)} of {len(found)} cases", file=sys.stderr)
     return EXIT_OK
 
