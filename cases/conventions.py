@@ -26,9 +26,11 @@ KINKS = [
     _kink("abs_at_zero", "d/dx |x| at 0 is a subgradient in [-1, 1]: 0 (sign(0)) or 1",
           [NP.format("absolute"), TORCH_AD], lambda ops, x: ops.abs(x), 0.0,
           zero=value(0.0), one=value(1.0)),
-    _kink("relu_at_zero", "relu'(0) is 0, 1/2 or 1", [TORCH_AD], lambda ops, x: ops.relu(x), 0.0,
+    _kink("relu_at_zero", "the framework's own relu (torch.relu, tf.nn.relu, jax.nn.relu): relu'(0) is 0, 1/2 "
+          "or 1; maximum(x, 0) is the case maximum_zero_at_zero", [TORCH_AD], lambda ops, x: ops.relu(x), 0.0,
           zero=value(0.0), half=value(0.5), one=value(1.0)),
-    _kink("maximum_zero_at_zero", "d/dx maximum(x, 0) at x = 0 is 0, 1/2 or 1", [NP.format("maximum"), TORCH_AD],
+    _kink("maximum_zero_at_zero", "d/dx maximum(x, x * 0) at x = 0, a tie with a tensor zero "
+          "computed from x: 0, 1/2 (the tie split) or 1", [NP.format("maximum"), TORCH_AD],
           lambda ops, x: ops.maximum(x, x * 0.0), 0.0, zero=value(0.0), half=value(0.5), one=value(1.0)),
     _kink("sqrt_at_zero", "sqrt'(0) = 1 / (2 sqrt(0)) is +inf (or NaN)", NP.format("sqrt"),
           lambda ops, x: ops.sqrt(x), 0.0, inf=value(INF), nan=value(NAN)),
