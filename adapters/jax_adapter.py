@@ -82,7 +82,7 @@ class JaxAdapter(FunctionalAdapter):
     module: ClassVar[str | None] = "jax"
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = OPS
     capabilities: ClassVar[frozenset[str]] = frozenset({
-        "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
+        "output_gradients", "higher_order", "jacobian", "hessian", "forward_mode",
         "vmap", "complex", "float16", "bfloat16", "custom_gradient", "checkpoint", "control_flow_ops",
         "python_control_flow",
     })

@@ -43,9 +43,17 @@ KINKS = [
     _kink("norm_at_zero_vector", "the gradient of the Euclidean norm at the zero vector is NaN or the zero "
           "subgradient", "https://numpy.org/doc/stable/reference/generated/numpy.linalg.norm.html#numpy.linalg.norm",
           lambda ops, x: ops.norm(x), [0.0, 0.0, 0.0], nan=value([NAN] * 3), zero=value([0.0] * 3)),
-    _kink("where_nan_trap", "where(x > 0, sqrt(x), 0) at 0: the untaken branch's infinite derivative times "
-          "a zero cotangent gives NaN, unless the framework masks it", SUBGRADIENT,
+    _kink("where_nan_trap", "where(x > 0, sqrt(x), 0) at 0: nan is sqrt's infinite derivative times the zero "
+          "cotangent where routes to the untaken branch; zero means sqrt's own gradient gives 0 for a zero cotangent "
+          "(a property of sqrt's gradient, not of where: compare where_nan_trap_log and _reciprocal)", SUBGRADIENT,
           lambda ops, x: ops.where(x > 0.0, ops.sqrt(x), x * 0.0), 0.0, nan=value(NAN), zero=value(0.0)),
+    _kink("where_nan_trap_log", "where(x > 0, log(x), 0) at 0: nan is log's infinite derivative times the zero "
+          "cotangent of the untaken branch; zero would mean where masked it (or log's gradient zeroes it)",
+          SUBGRADIENT, lambda ops, x: ops.where(x > 0.0, ops.log(x), x * 0.0), 0.0, nan=value(NAN), zero=value(0.0)),
+    _kink("where_nan_trap_reciprocal", "where(x > 0, 1 / x, 0) at 0: nan is the division's infinite derivative "
+          "times the zero cotangent of the untaken branch; zero would mean where masked it (or the division's "
+          "gradient zeroes it)", SUBGRADIENT, lambda ops, x: ops.where(x > 0.0, 1.0 / x, x * 0.0), 0.0,
+          nan=value(NAN), zero=value(0.0)),
     _kink("pow_zero_exponent_at_zero", "d/dx pow(x, 0) at 0: 0 * x**-1 is NaN by the formula, 0 if the "
           "framework special-cases the zero exponent", NP.format("power"),
           lambda ops, x: ops.pow(x, x * 0.0), 0.0, zero=value(0.0), nan=value(NAN)),

@@ -325,7 +325,8 @@ unconnected_zero = case(
 
 integer_source = case(
     id="tape.integer_source",
-    statement="Differentiating with respect to an int32 source gives Absent (with a warning) or raises "
+    statement="Differentiating with respect to an int32 source made the way the framework makes a variable "
+              "(tf.Variable, a tensor requiring grad, a function argument) gives Absent or raises "
               "NotDifferentiableDType",
     doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
              quote="Integers and strings are not differentiable. If a calculation path uses these data types "
@@ -340,6 +341,25 @@ integer_source = case(
     body=lambda ops, x: x * x,
     requests=Grad("x"),
     expect=one_of(absent=absent(), raises=raises("NotDifferentiableDType")),
+    dtypes=["int32"],
+)
+
+integer_watched_source = case(
+    id="tape.integer_watched_source",
+    statement="Differentiating with respect to an int32 tensor watched explicitly (tape.watch, requires_grad_) "
+              "gives Absent or raises NotDifferentiableDType",
+    doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
+             quote="Integers and strings are not differentiable. If a calculation path uses these data types "
+                   "there will be no gradient."),
+         Doc("https://pytorch.org/docs/stable/autograd.html#module-torch.autograd",
+             quote="As of now, we only support autograd for floating point Tensor types ( half, float, double and "
+                   "bfloat16) and complex Tensor types (cfloat, cdouble).")],
+    tags=["tape", "dtype", "watching"],
+    inputs={"x": watched(3, dtype="int32")},
+    body=lambda ops, x: x * x,
+    requests=Grad("x"),
+    expect=one_of(absent=absent(), raises=raises("NotDifferentiableDType")),
+    requires=["recording"],
     dtypes=["int32"],
 )
 

@@ -70,7 +70,7 @@ ISSUE_2_SLOTS = {
     "variables.default_float_dtype": {"choice": {"float32", "float64"}},
 }
 
-DOC_HOSTS = ("www.tensorflow.org", "pytorch.org", "docs.jax.dev", "keras.io", "numpy.org", "docs.scipy.org",
+DOC_HOSTS = ("www.tensorflow.org", "pytorch.org", "docs.pytorch.org", "docs.jax.dev", "keras.io", "numpy.org", "docs.scipy.org",
              "docs.python.org", "data-apis.org", "github.com", "en.wikipedia.org", "arxiv.org")
 
 # The oracle is accurate to ~1e-11 relative at first order; nested orders get
