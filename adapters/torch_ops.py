@@ -106,6 +106,8 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "where": select,
         "maximum": lambda a, b: torch.maximum(*tensors(a, b)),
         "minimum": lambda a, b: torch.minimum(*tensors(a, b)),
+        "max_with_index": lambda x, axis: torch.max(x, dim=axis).values,
+        "min_with_index": lambda x, axis: torch.min(x, dim=axis).values,
         "max": reduce(torch.amax),  # torch.amax: the NumPy-style reduction (ties share the gradient)
         "max_pool1d": channels_last(F.max_pool1d),
         "avg_pool1d": channels_last(F.avg_pool1d),

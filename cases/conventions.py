@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradspec.case import case
+from gradspec.case import Doc, case
 from gradspec.expect import analytic, one_of, value
 from gradspec.inputs import const, var
 from gradspec.requests import Grad
@@ -74,11 +74,26 @@ def _tie2(cid: str, op: str, statement: str):
 def _tie_reduce(cid: str, op: str, x, axis, split, first, every):
     return case(
         id=f"conventions.{cid}",
-        statement=f"{op} over axis={axis} with tied extremes: the gradient splits evenly, goes to the first "
-                  f"index, or to every tied element",
+        statement=f"{op} over axis={axis} with tied extremes, the plain reduction (torch.amax/amin, "
+                  f"tf.reduce_{op}, jnp.{op}): the gradient splits evenly, goes to the first index, or to every "
+                  f"tied element",
         doc=[NP.format(op), "https://pytorch.org/docs/stable/generated/torch.amax.html#torch.amax"],
         tags=["conventions", "tie", "reduction"],
         inputs={"x": var(np.array(x))}, body=lambda ops, x: ops.sum(getattr(ops, op)(x, axis=axis)),
+        requests=Grad("x"),
+        expect=one_of(split=value(split), first=value(first), every=value(every)),
+    )
+
+
+def _tie_with_index(cid: str, op: str, x, split, first, every):
+    return case(
+        id=f"conventions.{cid}",
+        statement=f"{op}(x, axis=1), the maximum or minimum that also returns indices (torch.max(x, dim)), with "
+                  f"tied extremes: the gradient goes to the first index, splits evenly, or goes to every tied element",
+        doc=[Doc("https://docs.pytorch.org/docs/stable/generated/torch.max.html#torch.max",
+                 quote="If reduce over one specified axis, only propagate to the indexed element.")],
+        tags=["conventions", "tie", "reduction"],
+        inputs={"x": var(np.array(x))}, body=lambda ops, x: ops.sum(getattr(ops, op)(x, axis=1)),
         requests=Grad("x"),
         expect=one_of(split=value(split), first=value(first), every=value(every)),
     )
@@ -95,6 +110,10 @@ TIES = [
                 [[0.5, 0.5, 0], [0, 0.5, 0.5]], [[1.0, 0, 0], [0, 1.0, 0]], [[1.0, 1.0, 0], [0, 1.0, 1.0]]),
     _tie_reduce("min_reduce_tie_axis", "min", [[2.0, 2.0, 3.0], [-1.0, 4.0, -1.0]], 1,
                 [[0.5, 0.5, 0], [0.5, 0, 0.5]], [[1.0, 0, 0], [1.0, 0, 0]], [[1.0, 1.0, 0], [1.0, 0, 1.0]]),
+    _tie_with_index("max_with_index_tie_axis", "max_with_index", [[2.0, 2.0, 1.0], [0.5, 4.0, 4.0]],
+                    [[0.5, 0.5, 0], [0, 0.5, 0.5]], [[1.0, 0, 0], [0, 1.0, 0]], [[1.0, 1.0, 0], [0, 1.0, 1.0]]),
+    _tie_with_index("min_with_index_tie_axis", "min_with_index", [[2.0, 2.0, 3.0], [-1.0, 4.0, -1.0]],
+                    [[0.5, 0.5, 0], [0.5, 0, 0.5]], [[1.0, 0, 0], [1.0, 0, 0]], [[1.0, 1.0, 0], [1.0, 0, 1.0]]),
     case(
         id="conventions.max_pool2d_tie",
         statement="a 2x2 max-pool window whose four entries are equal: the gradient goes to the first, is "

@@ -143,6 +143,17 @@ def max(x: Any, axis: Any = None) -> Any:  # noqa: A001
     return np.max(x, axis=axis)
 
 
+def max_with_index(x: Any, axis: int) -> Any:
+    """The values of a maximum along one axis taken through an API that also
+    returns the argmax (``torch.max(x, dim)``); ``max`` is the plain reduction."""
+    return np.max(x, axis=axis)
+
+
+def min_with_index(x: Any, axis: int) -> Any:
+    """The values of a minimum along one axis that also returns the argmin (``torch.min(x, dim)``)."""
+    return np.min(x, axis=axis)
+
+
 def _windows(x: Any, window: int, stride: int) -> Any:
     batch, length, channels = np.shape(x)
     starts = range(0, length - window + 1, stride)
