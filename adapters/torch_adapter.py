@@ -54,7 +54,7 @@ class TorchAdapter(Adapter):
     module: ClassVar[str | None] = "torch"
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "recording", "single_use_recording", "persistent_recording", "variables", "trainable_flag",
-        "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
+        "output_gradients", "unconnected_zero", "unconnected_absent", "higher_order", "jacobian", "hessian", "forward_mode",
         "vmap", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
         "control_flow_ops",
         "custom_gradient", "training", "python_control_flow",
@@ -199,7 +199,7 @@ class TorchAdapter(Adapter):
         seed = None if r.output_grad is None else self._like(r.output_grad, target)
         zero = r.unconnected == "zero"
         grads = iter(torch.autograd.grad(target, sources, grad_outputs=seed, retain_graph=program.persistent,
-                                         allow_unused=zero, materialize_grads=zero))
+                                         allow_unused=zero or r.unconnected == "absent", materialize_grads=zero))
         return structured(r.wrt, lambda _: self.outcome(next(grads)))
 
     def classify(self, exc: BaseException) -> ErrorKind:

@@ -344,6 +344,24 @@ integer_source = case(
     dtypes=["int32"],
 )
 
+unconnected_absent = case(
+    id="tape.unconnected_absent",
+    statement="Asking for None for unconnected sources (torch.autograd.grad allow_unused=True, "
+              "unconnected_gradients=NONE) gives Absent instead of an error or zeros",
+    doc=[Doc(f"{TF_GUIDE}#zeros_instead_of_none",
+             quote="You can decide what to return when you have unconnected gradients using the "
+                   "unconnected_gradients argument:"),
+         Doc(TORCH_GRAD, quote="materialize_grads (bool, optional) – If True, set the gradient for unused inputs "
+                               "to zero instead of None.")],
+    tags=["tape", "unconnected"],
+    inputs={"x": var(2.0), "u": var(3.0)},
+    body=_unconnected_body,
+    requests=Grad("x", unconnected="absent"),
+    expect=absent(),
+    requires=["unconnected_absent"],
+    kind="api",
+)
+
 integer_watched_source = case(
     id="tape.integer_watched_source",
     statement="Differentiating with respect to an int32 tensor watched explicitly (tape.watch, requires_grad_) "
