@@ -230,6 +230,16 @@ class TorchAdapter(Adapter):
         return {"kernel": self.outcome(layer.weight.T), "bias": self.outcome(layer.bias),
                 "grad_kernel": self.outcome(gw.T), "grad_bias": self.outcome(gb)}
 
+    def probe_leaf_grad_after_backward(self, ctx: RunContext, x: float, u: float) -> Answer:
+        """Two leaves requiring grad, a target x * x that does not use u, one
+        backward(): what x.grad and u.grad hold afterwards."""
+        import torch
+
+        dtype = getattr(torch, ctx.dtype)
+        xs, us = (torch.tensor(v, dtype=dtype, device=ctx.device, requires_grad=True) for v in (x, u))
+        (xs * xs).backward()
+        return {"x": self.outcome(xs.grad), "u": self.outcome(us.grad)}
+
     def probe_variable_from_list(self, ctx: RunContext, values: Any, shape: Any) -> Answer:
         """torch.tensor takes no shape, and reshape would change the value rather
         than declare one.  A torch variable of declared shape is a Parameter

@@ -15,7 +15,7 @@ import numpy as np
 from gradspec.case import Doc, case
 from gradspec.expect import absent, analytic, info, one_of, raises, value, zeros
 from gradspec.inputs import const, frozen, outside, var, watched
-from gradspec.requests import Derivatives, Grad, Jacobian, WatchedVariables
+from gradspec.requests import Derivatives, Grad, Jacobian, Probe, WatchedVariables
 
 TF_GUIDE = "https://www.tensorflow.org/guide/autodiff"
 TF_TAPE = "https://www.tensorflow.org/api_docs/python/tf/GradientTape"
@@ -342,6 +342,19 @@ integer_source = case(
     requests=Grad("x"),
     expect=one_of(absent=absent(), raises=raises("NotDifferentiableDType")),
     dtypes=["int32"],
+)
+
+unused_leaf_grad = case(
+    id="tape.unused_leaf_grad",
+    statement="After one backward pass of y = x * x at x = 2, the accumulated gradient (.grad) of x is 4 and that "
+              "of a leaf u that requires gradients but y does not use is Absent (None) or Zeros",
+    doc=Doc("https://docs.pytorch.org/docs/stable/generated/torch.Tensor.grad.html#torch.Tensor.grad",
+            quote="This attribute is None by default and becomes a Tensor the first time a call to backward() "
+                  "computes gradients for self."),
+    tags=["tape", "unconnected"],
+    requests=Probe("leaf_grad_after_backward", {"x": 2.0, "u": 3.0}),
+    expect=one_of(absent={"x": value(4.0), "u": absent()}, zeros={"x": value(4.0), "u": zeros()}),
+    dtypes=["float32", "float64"],
 )
 
 unconnected_absent = case(
