@@ -172,6 +172,7 @@ def build_ops() -> dict[str, Op]:
         "embedding": lambda table, ids: table[np.asarray(ids)],
         "cond": unsupported("cond", "it differentiates Python control flow, not a conditional op"),
         "fori_loop": unsupported("fori_loop", "it differentiates Python loops, not a loop op"),
+        "while_loop": unsupported("while_loop", "it differentiates Python loops, not a loop op"),
         "stop_gradient": getval,
         "clipped_square": clipped_square,
         "checkpoint": lambda fn, x: checkpoint(fn)(x),

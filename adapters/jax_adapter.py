@@ -172,6 +172,8 @@ class JaxAdapter(FunctionalAdapter):
 
     def classify(self, exc: BaseException) -> ErrorKind:
         message = str(exc)
+        if isinstance(exc, ValueError) and message.startswith("Reverse-mode differentiation does not work"):
+            return ErrorKind.NoGradientDefined  # lax.while_loop: reverse mode is not defined
         if isinstance(exc, TypeError):
             if "scalar-output" in message:
                 return ErrorKind.NonScalarTarget

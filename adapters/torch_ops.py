@@ -165,6 +165,7 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "embedding": lambda table, ids: F.embedding(torch.as_tensor(ids, device=table.device), table),
         "cond": lambda pred, true_fn, false_fn, x: torch.cond(torch.as_tensor(pred), true_fn, false_fn, (x,)),
         "fori_loop": no_op("loop", "torch's while_loop is a private prototype without autograd"),
+        "while_loop": no_op("while_loop", "torch's while_loop is a private prototype without autograd"),
         "stop_gradient": lambda x: x.detach(),
         "clipped_square": ClippedSquare.apply,
         "checkpoint": lambda fn, x: torch.utils.checkpoint.checkpoint(fn, x, use_reentrant=False),

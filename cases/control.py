@@ -86,6 +86,17 @@ CASES = [
         requests=Grad("x"), expect=oracle(),
     ),
     case(
+        id="control.while_loop_value_dependent",
+        statement="a framework while loop doubling v while v < 10, from x = 1.5 (three trips, y = 8x): reverse mode "
+                  "gives 8, or the framework refuses reverse mode through a loop of value-dependent trip count",
+        doc=["https://docs.jax.dev/en/latest/_autosummary/jax.lax.while_loop.html#jax.lax.while_loop",
+             "https://www.tensorflow.org/api_docs/python/tf/while_loop#args"],
+        tags=["control_flow", "loop"], requires=["control_flow_ops"],
+        inputs={"x": var(1.5)},
+        body=lambda ops, x: ops.while_loop(lambda v: v < 10.0, lambda v: v * 2.0, x),
+        requests=Grad("x"), expect=one_of(value=value(8.0), raises=raises("NoGradientDefined")),
+    ),
+    case(
         id="control.inplace_modified",
         statement="modifying in place the output of exp, which exp's backward needs: the gradient request "
                   "raises InPlaceModified, or an engine that tracks in-place updates gives exp(x)",

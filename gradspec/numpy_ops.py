@@ -482,6 +482,14 @@ def fori_loop(n: int, fn: Any, x: Any) -> Any:
     return x
 
 
+def while_loop(cond_fn: Any, fn: Any, x: Any) -> Any:
+    """The framework's while loop: fn applied to x while cond_fn(x) holds, so the trip
+    count depends on the value (lax.while_loop, tf.while_loop)."""
+    while bool(cond_fn(x)):
+        x = fn(x)
+    return x
+
+
 def stop_gradient(x: Any) -> Any:
     """Identity forward; its derivative is zero (gradients do not flow through it).
     Finite differences cannot stop a gradient, so the reference refuses (UNSUPPORTED)."""
