@@ -191,6 +191,17 @@ class JaxAdapter(FunctionalAdapter):
         return ErrorKind.Unclassified
 
     @probe_modes("eager", "compiled")
+    def probe_integer_opt_in(self, ctx: RunContext, x: float, n: int) -> Answer:
+        """jax.grad(allow_int=True) of x * n with respect to a float x and an int32 n:
+        the float gradient, and the dtype of the integer input's gradient."""
+        jax = _jax()
+        xs, ns = jax.numpy.asarray(x, dtype=ctx.dtype), jax.numpy.asarray(n, dtype="int32")
+        grad = jax.grad(lambda a, b: a * b, argnums=(0, 1), allow_int=True)
+        gx, gn = (jax.jit(grad) if ctx.mode == "compiled" else grad)(xs, ns)
+        float0 = gn.dtype == jax.dtypes.float0  # a structured NumPy dtype whose str() is not its name
+        return {"x": self.outcome(gx), "n_dtype": Info("float0" if float0 else str(gn.dtype))}
+
+    @probe_modes("eager", "compiled")
     def probe_default_dtype(self, ctx: RunContext, value: Any) -> Info:
         """The dtype jax.numpy gives a Python list, with the x64 flag as the item runs
         (off, as installed, for a 32-bit item); in compiled mode, inside a jitted function."""

@@ -394,6 +394,19 @@ integer_watched_source = case(
     dtypes=["int32"],
 )
 
+integer_opt_in = case(
+    id="tape.integer_opt_in",
+    statement="Through the framework's opt-in for integer inputs (jax.grad allow_int=True), d(x * n) at x = 2.0, "
+              "n = 3 gives 3 for the float x and a float0 (no tangent) gradient for the int32 n",
+    doc=Doc(JAX_GRAD, quote="Whether to allow differentiating with respect to integer valued inputs. The gradient "
+                            "of an integer input will have a trivial vector-space dtype (float0)."),
+    tags=["tape", "dtype"],
+    requests=Probe("integer_opt_in", {"x": 2.0, "n": 3}),
+    expect={"x": value(3.0), "n_dtype": info("float0")},
+    dtypes=["float32"],
+    kind="api",
+)
+
 non_scalar_target = case(
     id="tape.non_scalar_target",
     statement="A non-scalar target without an output gradient gives the gradient of its sum or raises "
