@@ -17,7 +17,7 @@ import numpy as np
 
 from gradspec.adapter import Adapter, function_of, structured
 from gradspec.case import DTYPES
-from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Unsupported, Value
+from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Sparse, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
 from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
                                Vjp, WatchedVariables, source_names)
@@ -55,7 +55,7 @@ class TorchAdapter(Adapter):
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "recording", "single_use_recording", "persistent_recording", "variables", "trainable_flag",
         "output_gradients", "unconnected_zero", "unconnected_absent", "higher_order", "jacobian", "hessian", "forward_mode",
-        "vmap", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
+        "vmap", "sparse_gradients", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
         "control_flow_ops",
         "custom_gradient", "training", "python_control_flow",
     })
@@ -98,6 +98,10 @@ class TorchAdapter(Adapter):
         return t.resolve_conj().resolve_neg().numpy()
 
     def outcome(self, native: Any) -> Outcome:
+        """None -> Absent, a sparse COO gradient of rows -> Sparse (kept sparse), else a Value."""
+        if native is not None and native.is_sparse and native.sparse_dim() == 1:
+            rows = native.coalesce()
+            return Sparse(self.to_numpy(rows.indices()[0]), self.to_numpy(rows.values()), tuple(rows.shape))
         return Absent() if native is None else Value(self.to_numpy(native))
 
     def _like(self, value: Any, ref: Any) -> Any:

@@ -163,6 +163,8 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "max_pool2d": nhwc(F.max_pool2d),
         "avg_pool2d": nhwc(F.avg_pool2d),
         "embedding": lambda table, ids: F.embedding(torch.as_tensor(ids, device=table.device), table),
+        "embedding_sparse": lambda table, ids: F.embedding(torch.as_tensor(ids, device=table.device), table,
+                                                           sparse=True),
         "cond": lambda pred, true_fn, false_fn, x: torch.cond(torch.as_tensor(pred), true_fn, false_fn, (x,)),
         "fori_loop": no_op("loop", "torch's while_loop is a private prototype without autograd"),
         "while_loop": no_op("while_loop", "torch's while_loop is a private prototype without autograd"),

@@ -468,6 +468,13 @@ def embedding(table: Any, ids: Any) -> Any:
     return np.take(table, np.asarray(ids), axis=0)
 
 
+def embedding_sparse(table: Any, ids: Any) -> Any:
+    """Rows of ``table`` at ``ids``, through the framework's opt-in for a sparse gradient
+    of the table (``torch.nn.functional.embedding(..., sparse=True)``); same values as
+    ``embedding``."""
+    return np.take(table, np.asarray(ids), axis=0)
+
+
 # -- control flow and custom rules ------------------------------------------------
 def cond(pred: Any, true_fn: Any, false_fn: Any, x: Any) -> Any:
     """The framework's conditional: true_fn(x) if pred else false_fn(x); only the taken
