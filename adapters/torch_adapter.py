@@ -25,7 +25,8 @@ from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jac
 # Native messages -> canonical kinds, checked in order (the first match wins).
 _KINDS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.IGNORECASE)) for k, p in (
     (ErrorKind.TapeExhausted, r"backward through the graph a second time|after they have already been freed"),
-    (ErrorKind.InPlaceModified, r"modified by an inplace operation"),
+    (ErrorKind.InPlaceModified, r"modified by an inplace operation|leaf Variable that requires grad is being used "
+                                r"in an in-place operation"),
     (ErrorKind.NonScalarTarget, r"implicitly created only for scalar outputs|to return a scalar tensor"),
     (ErrorKind.NotDifferentiableDType, r"dtype can require gradients|floating point dtype can require"),
     (ErrorKind.UnconnectedSource, r"not have been used in the graph|does not require grad"),
