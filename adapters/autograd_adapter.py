@@ -30,7 +30,7 @@ class AutogradAdapter(FunctionalAdapter):
     module: ClassVar[str | None] = "autograd"
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = OPS
     capabilities: ClassVar[frozenset[str]] = frozenset({
-        "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
+        "output_gradients", "higher_order", "jacobian", "hessian", "forward_mode",
         "complex", "float16", "custom_gradient", "checkpoint", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = ("float16", "float32", "float64", "complex64", "complex128",

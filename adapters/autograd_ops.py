@@ -1,9 +1,10 @@
 """The neutral op vocabulary (gradspec.numpy_ops) on HIPS autograd's autograd.numpy / autograd.scipy.
 
-Autograd has no neural-network namespace, so sigmoid, relu, softmax and the
-pools are written with autograd.numpy primitives the way autograd's own
-tutorial and examples write them; their gradients (and tie rules) are then
-autograd's.  Nothing here imports autograd at module import: ``OPS`` builds
+Autograd has no neural-network namespace, so sigmoid, softmax and the pools
+are written with autograd.numpy primitives the way autograd's own tutorial and
+examples write them; their gradients (and tie rules) are then autograd's.
+There is no ``relu``: a case about a framework's own relu is UNSUPPORTED here,
+and ``maximum(x, 0)`` is a case of its own.  Nothing here imports autograd at module import: ``OPS`` builds
 the mapping on first use.
 """
 from __future__ import annotations
@@ -99,7 +100,6 @@ def build_ops() -> dict[str, Op]:
         # the tutorial's logistic function; unlike autograd.scipy.special.expit it has a JVP
         "sigmoid": lambda x: 0.5 * (anp.tanh(x / 2.0) + 1.0),
         "log_sigmoid": lambda x: -anp.logaddexp(0.0, -x),
-        "relu": lambda x: anp.maximum(x, 0.0),  # as autograd's examples define it
         "tanh": anp.tanh,
         "square": anp.square,
         "sqrt": anp.sqrt,
@@ -172,6 +172,7 @@ def build_ops() -> dict[str, Op]:
         "embedding": lambda table, ids: table[np.asarray(ids)],
         "cond": unsupported("cond", "it differentiates Python control flow, not a conditional op"),
         "fori_loop": unsupported("fori_loop", "it differentiates Python loops, not a loop op"),
+        "while_loop": unsupported("while_loop", "it differentiates Python loops, not a loop op"),
         "stop_gradient": getval,
         "clipped_square": clipped_square,
         "checkpoint": lambda fn, x: checkpoint(fn)(x),

@@ -82,7 +82,7 @@ class JaxAdapter(FunctionalAdapter):
     module: ClassVar[str | None] = "jax"
     ops: ClassVar[Mapping[str, Callable[..., Any]]] = OPS
     capabilities: ClassVar[frozenset[str]] = frozenset({
-        "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
+        "output_gradients", "higher_order", "jacobian", "hessian", "forward_mode",
         "vmap", "complex", "float16", "bfloat16", "custom_gradient", "checkpoint", "control_flow_ops",
         "python_control_flow",
     })
@@ -172,6 +172,8 @@ class JaxAdapter(FunctionalAdapter):
 
     def classify(self, exc: BaseException) -> ErrorKind:
         message = str(exc)
+        if isinstance(exc, ValueError) and message.startswith("Reverse-mode differentiation does not work"):
+            return ErrorKind.NoGradientDefined  # lax.while_loop: reverse mode is not defined
         if isinstance(exc, TypeError):
             if "scalar-output" in message:
                 return ErrorKind.NonScalarTarget
@@ -187,6 +189,17 @@ class JaxAdapter(FunctionalAdapter):
         if isinstance(exc, (TypeError, ValueError)) and "shape" in message.lower():
             return ErrorKind.ShapeMismatch
         return ErrorKind.Unclassified
+
+    @probe_modes("eager", "compiled")
+    def probe_integer_opt_in(self, ctx: RunContext, x: float, n: int) -> Answer:
+        """jax.grad(allow_int=True) of x * n with respect to a float x and an int32 n:
+        the float gradient, and the dtype of the integer input's gradient."""
+        jax = _jax()
+        xs, ns = jax.numpy.asarray(x, dtype=ctx.dtype), jax.numpy.asarray(n, dtype="int32")
+        grad = jax.grad(lambda a, b: a * b, argnums=(0, 1), allow_int=True)
+        gx, gn = (jax.jit(grad) if ctx.mode == "compiled" else grad)(xs, ns)
+        float0 = gn.dtype == jax.dtypes.float0  # a structured NumPy dtype whose str() is not its name
+        return {"x": self.outcome(gx), "n_dtype": Info("float0" if float0 else str(gn.dtype))}
 
     @probe_modes("eager", "compiled")
     def probe_default_dtype(self, ctx: RunContext, value: Any) -> Info:

@@ -139,6 +139,7 @@ def build_ops() -> dict[str, Op]:
         "embedding": lambda table, ids: jnp.take(table, jnp.asarray(ids), axis=0),
         "cond": lambda pred, true_fn, false_fn, x: lax.cond(pred, true_fn, false_fn, x),
         "fori_loop": lambda n, fn, x: lax.fori_loop(0, n, lambda i, v: fn(v), x),
+        "while_loop": lambda cond_fn, fn, x: lax.while_loop(cond_fn, fn, x),
         "stop_gradient": lax.stop_gradient,
         "clipped_square": clipped_square,
         "checkpoint": lambda fn, x: jax.checkpoint(fn)(x),

@@ -367,8 +367,8 @@ class JsonlAdapter(Adapter):
             if r.output_grad is not None:
                 msg.update(kind="vjp", cotangent=cast(r.output_grad, r.target))
                 needs.append("output_gradients")
-            if r.unconnected == "zero":
-                needs.append("unconnected_zero")
+            if r.unconnected != "default":
+                needs.append(f"unconnected_{r.unconnected}")
         elif isinstance(r, Vjp):
             msg = {"kind": "vjp", "sources": [r.wrt], "target": r.target, "cotangent": cast(r.cotangent, r.target)}
         elif isinstance(r, Derivatives):

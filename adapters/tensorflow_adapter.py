@@ -66,7 +66,7 @@ class TensorFlowAdapter(Adapter):
     module: ClassVar[str | None] = "tensorflow"
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "recording", "single_use_recording", "persistent_recording", "watch_control", "watched_variables",
-        "variables", "trainable_flag", "output_gradients", "unconnected_zero", "higher_order", "jacobian",
+        "variables", "trainable_flag", "output_gradients", "unconnected_zero", "unconnected_absent", "higher_order", "jacobian",
         "hessian", "forward_mode", "vmap", "sparse_gradients", "complex", "float16", "bfloat16", "layers",
         "no_gradient_ops", "custom_gradient", "checkpoint", "control_flow_ops", "training", "python_control_flow",
     })

@@ -113,6 +113,9 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "avg_pool2d": lambda x, window, stride: tf.nn.avg_pool2d(x, ksize=window, strides=stride, padding="VALID", data_format="NHWC"),
         # tf.cond refuses a Python bool predicate, so a constant predicate becomes a tensor.
         "cond": lambda pred, true_fn, false_fn, x: tf.cond(tf.convert_to_tensor(pred), lambda: true_fn(x), lambda: false_fn(x)),
+        # inside a tf.function: a graph-mode while loop, whose gradient is the loop's own
+        "while_loop": lambda cond_fn, fn, x: tf.function(
+            lambda v: tf.while_loop(cond_fn, lambda u: (fn(u),), (v,))[0])(x),
         "fori_loop": lambda n, fn, x: tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, fn(v)), (tf.constant(0), x))[1],
         "stop_gradient": tf.stop_gradient,
         "clipped_square": clipped_square,

@@ -17,7 +17,7 @@ import numpy as np
 
 from gradspec.adapter import Adapter, function_of, structured
 from gradspec.case import DTYPES
-from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Unsupported, Value
+from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Sparse, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
 from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
                                Vjp, WatchedVariables, source_names)
@@ -25,7 +25,8 @@ from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jac
 # Native messages -> canonical kinds, checked in order (the first match wins).
 _KINDS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = tuple((k, re.compile(p, re.IGNORECASE)) for k, p in (
     (ErrorKind.TapeExhausted, r"backward through the graph a second time|after they have already been freed"),
-    (ErrorKind.InPlaceModified, r"modified by an inplace operation"),
+    (ErrorKind.InPlaceModified, r"modified by an inplace operation|leaf Variable that requires grad is being used "
+                                r"in an in-place operation"),
     (ErrorKind.NonScalarTarget, r"implicitly created only for scalar outputs|to return a scalar tensor"),
     (ErrorKind.NotDifferentiableDType, r"dtype can require gradients|floating point dtype can require"),
     (ErrorKind.UnconnectedSource, r"not have been used in the graph|does not require grad"),
@@ -54,8 +55,8 @@ class TorchAdapter(Adapter):
     module: ClassVar[str | None] = "torch"
     capabilities: ClassVar[frozenset[str]] = frozenset({
         "recording", "single_use_recording", "persistent_recording", "variables", "trainable_flag",
-        "output_gradients", "unconnected_zero", "higher_order", "jacobian", "hessian", "forward_mode",
-        "vmap", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
+        "output_gradients", "unconnected_zero", "unconnected_absent", "higher_order", "jacobian", "hessian", "forward_mode",
+        "vmap", "sparse_gradients", "complex", "float16", "bfloat16", "layers", "no_gradient_ops", "inplace", "checkpoint",
         "control_flow_ops",
         "custom_gradient", "training", "python_control_flow",
     })
@@ -98,6 +99,10 @@ class TorchAdapter(Adapter):
         return t.resolve_conj().resolve_neg().numpy()
 
     def outcome(self, native: Any) -> Outcome:
+        """None -> Absent, a sparse COO gradient of rows -> Sparse (kept sparse), else a Value."""
+        if native is not None and native.is_sparse and native.sparse_dim() == 1:
+            rows = native.coalesce()
+            return Sparse(self.to_numpy(rows.indices()[0]), self.to_numpy(rows.values()), tuple(rows.shape))
         return Absent() if native is None else Value(self.to_numpy(native))
 
     def _like(self, value: Any, ref: Any) -> Any:
@@ -199,7 +204,7 @@ class TorchAdapter(Adapter):
         seed = None if r.output_grad is None else self._like(r.output_grad, target)
         zero = r.unconnected == "zero"
         grads = iter(torch.autograd.grad(target, sources, grad_outputs=seed, retain_graph=program.persistent,
-                                         allow_unused=zero, materialize_grads=zero))
+                                         allow_unused=zero or r.unconnected == "absent", materialize_grads=zero))
         return structured(r.wrt, lambda _: self.outcome(next(grads)))
 
     def classify(self, exc: BaseException) -> ErrorKind:
@@ -229,6 +234,16 @@ class TorchAdapter(Adapter):
         gw, gb = torch.autograd.grad(torch.mean(y * y), (layer.weight, layer.bias))
         return {"kernel": self.outcome(layer.weight.T), "bias": self.outcome(layer.bias),
                 "grad_kernel": self.outcome(gw.T), "grad_bias": self.outcome(gb)}
+
+    def probe_leaf_grad_after_backward(self, ctx: RunContext, x: float, u: float) -> Answer:
+        """Two leaves requiring grad, a target x * x that does not use u, one
+        backward(): what x.grad and u.grad hold afterwards."""
+        import torch
+
+        dtype = getattr(torch, ctx.dtype)
+        xs, us = (torch.tensor(v, dtype=dtype, device=ctx.device, requires_grad=True) for v in (x, u))
+        (xs * xs).backward()
+        return {"x": self.outcome(xs.grad), "u": self.outcome(us.grad)}
 
     def probe_variable_from_list(self, ctx: RunContext, values: Any, shape: Any) -> Answer:
         """torch.tensor takes no shape, and reshape would change the value rather

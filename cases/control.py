@@ -6,11 +6,24 @@ from __future__ import annotations
 import numpy as np
 
 from gradspec.case import case
-from gradspec.expect import analytic, oracle, raises, value
+from gradspec.expect import analytic, one_of, oracle, raises, value
 from gradspec.inputs import const, var
 from gradspec.requests import Grad
 
 X = np.array([0.5, -1.2, 2.0])
+
+def _inplace_view(ops, x):
+    y = x * 3.0
+    ops.add_inplace(y[0:2], 1.0)
+    return ops.sum(y * y)
+
+
+def _inplace_unsaved(ops, x):
+    t = x * 2.0
+    y = t + 1.0
+    ops.add_inplace(t, 5.0)
+    return ops.sum(y)
+
 
 CASES = [
     case(
@@ -86,14 +99,59 @@ CASES = [
         requests=Grad("x"), expect=oracle(),
     ),
     case(
+        id="control.while_loop_value_dependent",
+        statement="a framework while loop doubling v while v < 10, from x = 1.5 (three trips, y = 8x): reverse mode "
+                  "gives 8, or the framework refuses reverse mode through a loop of value-dependent trip count",
+        doc=["https://docs.jax.dev/en/latest/_autosummary/jax.lax.while_loop.html#jax.lax.while_loop",
+             "https://www.tensorflow.org/api_docs/python/tf/while_loop#args"],
+        tags=["control_flow", "loop"], requires=["control_flow_ops"],
+        inputs={"x": var(1.5)},
+        body=lambda ops, x: ops.while_loop(lambda v: v < 10.0, lambda v: v * 2.0, x),
+        requests=Grad("x"), expect=one_of(value=value(8.0), raises=raises("NoGradientDefined")),
+    ),
+    case(
+        id="control.inplace_leaf",
+        statement="adding 1 in place to a leaf that requires gradients, then summing: the framework refuses the "
+                  "in-place update (InPlaceModified), or tracks it and gives 1 for every element",
+        doc="https://docs.pytorch.org/docs/stable/notes/autograd.html#in-place-operations-with-autograd",
+        tags=["inplace"], requires=["inplace"],
+        inputs={"x": var(X)},
+        body=lambda ops, x: ops.sum(ops.add_inplace(x, 1.0)),
+        requests=Grad("x"), expect=one_of(raises=raises("InPlaceModified"), value=value(np.ones(3))),
+    ),
+    case(
+        id="control.inplace_view",
+        statement="y = 3x, then 1 added in place to the view y[0:2], loss sum(y * y): the gradient is 6 (3x + d) "
+                  "with d = (1, 1, 0), the in-place update seen through the view, or the framework refuses it",
+        doc="https://docs.pytorch.org/docs/stable/notes/autograd.html#in-place-operations-with-autograd",
+        tags=["inplace"], requires=["inplace"],
+        inputs={"x": var(X)},
+        body=_inplace_view,
+        requests=Grad("x"),
+        expect=one_of(value=analytic(lambda x: 6.0 * (3.0 * x + np.array([1.0, 1.0, 0.0]))),
+                      raises=raises("InPlaceModified")),
+    ),
+    case(
+        id="control.inplace_unsaved",
+        statement="t = 2x and y = t + 1 (addition saves nothing for its gradient), then t changed in place, loss "
+                  "sum(y): the gradient is 2 for every element (nothing the backward pass needs was changed), or "
+                  "the framework refuses any in-place change of a recorded value",
+        doc="https://docs.pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks",
+        tags=["inplace"], requires=["inplace"],
+        inputs={"x": var(X)},
+        body=_inplace_unsaved,
+        requests=Grad("x"),
+        expect=one_of(value=value(np.full(3, 2.0)), raises=raises("InPlaceModified")),
+    ),
+    case(
         id="control.inplace_modified",
-        statement="modifying in place the output of exp, which exp's backward needs, makes the gradient "
-                  "request raise",
-        doc="https://pytorch.org/docs/stable/autograd.html#in-place-correctness-checks",
-        tags=["inplace"], requires=["inplace"], kind="api",
+        statement="modifying in place the output of exp, which exp's backward needs: the gradient request "
+                  "raises InPlaceModified, or an engine that tracks in-place updates gives exp(x)",
+        doc="https://docs.pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks",
+        tags=["inplace"], requires=["inplace"],
         inputs={"x": var(X)},
         body=lambda ops, x: ops.sum(ops.add_inplace(ops.exp(x), 1.0)),
-        requests=Grad("x"), expect=raises("InPlaceModified"),
+        requests=Grad("x"), expect=one_of(raises=raises("InPlaceModified"), value=analytic(lambda x: np.exp(x))),
     ),
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradspec.case import case
+from gradspec.case import Doc, case
 from gradspec.expect import analytic, one_of, value
 from gradspec.inputs import const, var
 from gradspec.requests import Grad
@@ -26,9 +26,11 @@ KINKS = [
     _kink("abs_at_zero", "d/dx |x| at 0 is a subgradient in [-1, 1]: 0 (sign(0)) or 1",
           [NP.format("absolute"), TORCH_AD], lambda ops, x: ops.abs(x), 0.0,
           zero=value(0.0), one=value(1.0)),
-    _kink("relu_at_zero", "relu'(0) is 0, 1/2 or 1", [TORCH_AD], lambda ops, x: ops.relu(x), 0.0,
+    _kink("relu_at_zero", "the framework's own relu (torch.relu, tf.nn.relu, jax.nn.relu): relu'(0) is 0, 1/2 "
+          "or 1; maximum(x, 0) is the case maximum_zero_at_zero", [TORCH_AD], lambda ops, x: ops.relu(x), 0.0,
           zero=value(0.0), half=value(0.5), one=value(1.0)),
-    _kink("maximum_zero_at_zero", "d/dx maximum(x, 0) at x = 0 is 0, 1/2 or 1", [NP.format("maximum"), TORCH_AD],
+    _kink("maximum_zero_at_zero", "d/dx maximum(x, x * 0) at x = 0, a tie with a tensor zero "
+          "computed from x: 0, 1/2 (the tie split) or 1", [NP.format("maximum"), TORCH_AD],
           lambda ops, x: ops.maximum(x, x * 0.0), 0.0, zero=value(0.0), half=value(0.5), one=value(1.0)),
     _kink("sqrt_at_zero", "sqrt'(0) = 1 / (2 sqrt(0)) is +inf (or NaN)", NP.format("sqrt"),
           lambda ops, x: ops.sqrt(x), 0.0, inf=value(INF), nan=value(NAN)),
@@ -41,9 +43,17 @@ KINKS = [
     _kink("norm_at_zero_vector", "the gradient of the Euclidean norm at the zero vector is NaN or the zero "
           "subgradient", "https://numpy.org/doc/stable/reference/generated/numpy.linalg.norm.html#numpy.linalg.norm",
           lambda ops, x: ops.norm(x), [0.0, 0.0, 0.0], nan=value([NAN] * 3), zero=value([0.0] * 3)),
-    _kink("where_nan_trap", "where(x > 0, sqrt(x), 0) at 0: the untaken branch's infinite derivative times "
-          "a zero cotangent gives NaN, unless the framework masks it", SUBGRADIENT,
+    _kink("where_nan_trap", "where(x > 0, sqrt(x), 0) at 0: nan is sqrt's infinite derivative times the zero "
+          "cotangent where routes to the untaken branch; zero means sqrt's own gradient gives 0 for a zero cotangent "
+          "(a property of sqrt's gradient, not of where: compare where_nan_trap_log and _reciprocal)", SUBGRADIENT,
           lambda ops, x: ops.where(x > 0.0, ops.sqrt(x), x * 0.0), 0.0, nan=value(NAN), zero=value(0.0)),
+    _kink("where_nan_trap_log", "where(x > 0, log(x), 0) at 0: nan is log's infinite derivative times the zero "
+          "cotangent of the untaken branch; zero would mean where masked it (or log's gradient zeroes it)",
+          SUBGRADIENT, lambda ops, x: ops.where(x > 0.0, ops.log(x), x * 0.0), 0.0, nan=value(NAN), zero=value(0.0)),
+    _kink("where_nan_trap_reciprocal", "where(x > 0, 1 / x, 0) at 0: nan is the division's infinite derivative "
+          "times the zero cotangent of the untaken branch; zero would mean where masked it (or the division's "
+          "gradient zeroes it)", SUBGRADIENT, lambda ops, x: ops.where(x > 0.0, 1.0 / x, x * 0.0), 0.0,
+          nan=value(NAN), zero=value(0.0)),
     _kink("pow_zero_exponent_at_zero", "d/dx pow(x, 0) at 0: 0 * x**-1 is NaN by the formula, 0 if the "
           "framework special-cases the zero exponent", NP.format("power"),
           lambda ops, x: ops.pow(x, x * 0.0), 0.0, zero=value(0.0), nan=value(NAN)),
@@ -64,11 +74,26 @@ def _tie2(cid: str, op: str, statement: str):
 def _tie_reduce(cid: str, op: str, x, axis, split, first, every):
     return case(
         id=f"conventions.{cid}",
-        statement=f"{op} over axis={axis} with tied extremes: the gradient splits evenly, goes to the first "
-                  f"index, or to every tied element",
+        statement=f"{op} over axis={axis} with tied extremes, the plain reduction (torch.amax/amin, "
+                  f"tf.reduce_{op}, jnp.{op}): the gradient splits evenly, goes to the first index, or to every "
+                  f"tied element",
         doc=[NP.format(op), "https://pytorch.org/docs/stable/generated/torch.amax.html#torch.amax"],
         tags=["conventions", "tie", "reduction"],
         inputs={"x": var(np.array(x))}, body=lambda ops, x: ops.sum(getattr(ops, op)(x, axis=axis)),
+        requests=Grad("x"),
+        expect=one_of(split=value(split), first=value(first), every=value(every)),
+    )
+
+
+def _tie_with_index(cid: str, op: str, x, split, first, every):
+    return case(
+        id=f"conventions.{cid}",
+        statement=f"{op}(x, axis=1), the maximum or minimum that also returns indices (torch.max(x, dim)), with "
+                  f"tied extremes: the gradient goes to the first index, splits evenly, or goes to every tied element",
+        doc=[Doc("https://docs.pytorch.org/docs/stable/generated/torch.max.html#torch.max",
+                 quote="If reduce over one specified axis, only propagate to the indexed element.")],
+        tags=["conventions", "tie", "reduction"],
+        inputs={"x": var(np.array(x))}, body=lambda ops, x: ops.sum(getattr(ops, op)(x, axis=1)),
         requests=Grad("x"),
         expect=one_of(split=value(split), first=value(first), every=value(every)),
     )
@@ -85,6 +110,10 @@ TIES = [
                 [[0.5, 0.5, 0], [0, 0.5, 0.5]], [[1.0, 0, 0], [0, 1.0, 0]], [[1.0, 1.0, 0], [0, 1.0, 1.0]]),
     _tie_reduce("min_reduce_tie_axis", "min", [[2.0, 2.0, 3.0], [-1.0, 4.0, -1.0]], 1,
                 [[0.5, 0.5, 0], [0.5, 0, 0.5]], [[1.0, 0, 0], [1.0, 0, 0]], [[1.0, 1.0, 0], [1.0, 0, 1.0]]),
+    _tie_with_index("max_with_index_tie_axis", "max_with_index", [[2.0, 2.0, 1.0], [0.5, 4.0, 4.0]],
+                    [[0.5, 0.5, 0], [0, 0.5, 0.5]], [[1.0, 0, 0], [0, 1.0, 0]], [[1.0, 1.0, 0], [0, 1.0, 1.0]]),
+    _tie_with_index("min_with_index_tie_axis", "min_with_index", [[2.0, 2.0, 3.0], [-1.0, 4.0, -1.0]],
+                    [[0.5, 0.5, 0], [0.5, 0, 0.5]], [[1.0, 0, 0], [1.0, 0, 0]], [[1.0, 1.0, 0], [1.0, 0, 1.0]]),
     case(
         id="conventions.max_pool2d_tie",
         statement="a 2x2 max-pool window whose four entries are equal: the gradient goes to the first, is "

@@ -7,7 +7,7 @@ import numpy as np
 
 from gradspec.case import case
 from gradspec.expect import analytic, one_of
-from gradspec.inputs import var
+from gradspec.inputs import const, var
 from gradspec.requests import Grad
 
 NP = "https://numpy.org/doc/stable/reference/generated/numpy.{0}.html#numpy.{0}"
@@ -33,6 +33,34 @@ CASES = [
         inputs={"x": var(X)}, body=body, requests=Grad("x"), expect=analytic(grad),
     )
     for dt in ("float16", "bfloat16") for name, body, grad, url in LOW
+]
+
+A16 = np.array([[0.5, -1.25, 2.0], [0.75, 1.5, -0.25]])
+B16 = np.array([[1.0, -0.5], [0.25, 2.0], [-1.5, 0.75]])
+C16 = np.array([[1.0, 0.5], [-0.75, 2.0]])
+
+MATMUL16 = [
+    case(
+        id="dtypes.float16_matmul",
+        statement="the gradients of sum(c * (a @ b)) for float16 (2, 3) @ (3, 2) are c @ b.T and a.T @ c within "
+                  "float16 tolerance, and stay float16",
+        doc=NP.format("matmul"), tags=["dtypes", "float16", "matmul"], requires=["float16"], dtypes=["float16"],
+        inputs={"a": var(A16), "b": var(B16), "c": const(C16)},
+        body=lambda ops, a, b, c: ops.sum(ops.matmul(a, b) * c),
+        requests=Grad(("a", "b")),
+        expect=[analytic(lambda a, b, c: c @ b.T), analytic(lambda a, b, c: a.T @ c)],
+    ),
+    case(
+        id="dtypes.float16_matmul_accumulation",
+        statement="d/da sum(a @ b) for float16 a (1, 1) and b (1, 3000) of ones is b @ ones.T = 3000 in float16: "
+                  "the backward matrix product sums 3000 ones, where a running float16 total stops at 2048 "
+                  "(2049 is not a float16); it accumulates wider (float32) or in a tree",
+        doc=NP.format("matmul"), tags=["dtypes", "float16", "matmul"], requires=["float16"], dtypes=["float16"],
+        inputs={"a": var(np.ones((1, 1))), "b": const(np.ones((1, 3000)))},
+        body=lambda ops, a, b: ops.sum(ops.matmul(a, b)),
+        requests=Grad("a"),
+        expect=analytic(lambda a, b: np.sum(b, axis=1, keepdims=True)),
+    ),
 ]
 
 COMPLEX_DOCS = ["https://pytorch.org/docs/stable/notes/autograd.html#complex-autograd-doc",

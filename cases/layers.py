@@ -154,6 +154,27 @@ word2vec_bow = case(
     expect=one_of(slot="form", sparse=analytic(_bow_grad, form="sparse"), dense=analytic(_bow_grad, form="dense")),
 )
 
+def _bow_sparse_body(ops: Any, W: Any, t: Any) -> Any:
+    """_bow_body through the opt-in sparse embedding lookup."""
+    bow = ops.mean(ops.embedding_sparse(W, BOW_ROWS), axis=0)
+    return -ops.log(ops.sigmoid(ops.dot(bow, t)))
+
+
+embedding_sparse_opt_in = case(
+    id="layers.embedding_sparse_opt_in",
+    statement="Asking for a sparse gradient of an embedding lookup (torch embedding sparse=True): dL/dW comes back "
+              "sparse, its rows those of the bag-of-words gradient",
+    doc=Doc("https://docs.pytorch.org/docs/stable/generated/torch.nn.Embedding.html#torch.nn.Embedding",
+            quote="sparse (bool, optional) – If True, gradient w.r.t. weight matrix will be a sparse tensor."),
+    tags=["layers", "embedding", "sparse"],
+    inputs=word2vec_bow.inputs,
+    body=_bow_sparse_body,
+    requests=Grad("W"),
+    expect=analytic(_bow_grad, form="sparse"),
+    requires=["sparse_gradients"],
+    kind="api",
+)
+
 OUTSIDE_WORD = 1
 SOFTMAX_U = [[0.2, -0.5, 0.1, 0.7, -0.3],
              [0.4, 0.3, -0.6, 0.2, 0.5],

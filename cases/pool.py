@@ -78,3 +78,19 @@ avg_pool1d = case(
     requests=Grad("x"),
     expect=value(np.full((1, 3, 6), 1.0 / 3.0)),
 )
+
+max_pool1d_overlapping_tie = case(
+    id="pool.max_pool1d_overlapping_tie",
+    statement="Overlapping windows (window 2, stride 1) over [1, 3, 3, 2]: the middle window's maximum is tied "
+              "between steps 1 and 2, each also the maximum of its other window; the tie goes to the first, the "
+              "last, is split, or goes to both",
+    doc=MAX_POOL_DOCS,
+    tags=["pooling", "max_pool", "ties"],
+    inputs={"x": var(np.array([1.0, 3.0, 3.0, 2.0]).reshape(1, 4, 1))},
+    body=lambda ops, x: ops.sum(ops.max_pool1d(x, 2, 1)),
+    requests=Grad("x"),
+    expect=one_of(first=value(np.array([0, 2.0, 1.0, 0]).reshape(1, 4, 1)),
+                  last=value(np.array([0, 1.0, 2.0, 0]).reshape(1, 4, 1)),
+                  split=value(np.array([0, 1.5, 1.5, 0]).reshape(1, 4, 1)),
+                  every=value(np.array([0, 2.0, 2.0, 0]).reshape(1, 4, 1))),
+)

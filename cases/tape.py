@@ -15,7 +15,7 @@ import numpy as np
 from gradspec.case import Doc, case
 from gradspec.expect import absent, analytic, info, one_of, raises, value, zeros
 from gradspec.inputs import const, frozen, outside, var, watched
-from gradspec.requests import Derivatives, Grad, Jacobian, WatchedVariables
+from gradspec.requests import Derivatives, Grad, Jacobian, Probe, WatchedVariables
 
 TF_GUIDE = "https://www.tensorflow.org/guide/autodiff"
 TF_TAPE = "https://www.tensorflow.org/api_docs/python/tf/GradientTape"
@@ -325,7 +325,8 @@ unconnected_zero = case(
 
 integer_source = case(
     id="tape.integer_source",
-    statement="Differentiating with respect to an int32 source gives Absent (with a warning) or raises "
+    statement="Differentiating with respect to an int32 source made the way the framework makes a variable "
+              "(tf.Variable, a tensor requiring grad, a function argument) gives Absent or raises "
               "NotDifferentiableDType",
     doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
              quote="Integers and strings are not differentiable. If a calculation path uses these data types "
@@ -341,6 +342,69 @@ integer_source = case(
     requests=Grad("x"),
     expect=one_of(absent=absent(), raises=raises("NotDifferentiableDType")),
     dtypes=["int32"],
+)
+
+unused_leaf_grad = case(
+    id="tape.unused_leaf_grad",
+    statement="After one backward pass of y = x * x at x = 2, the accumulated gradient (.grad) of x is 4 and that "
+              "of a leaf u that requires gradients but y does not use is Absent (None) or Zeros",
+    doc=Doc("https://docs.pytorch.org/docs/stable/generated/torch.Tensor.grad.html#torch.Tensor.grad",
+            quote="This attribute is None by default and becomes a Tensor the first time a call to backward() "
+                  "computes gradients for self."),
+    tags=["tape", "unconnected"],
+    requests=Probe("leaf_grad_after_backward", {"x": 2.0, "u": 3.0}),
+    expect=one_of(absent={"x": value(4.0), "u": absent()}, zeros={"x": value(4.0), "u": zeros()}),
+    dtypes=["float32", "float64"],
+)
+
+unconnected_absent = case(
+    id="tape.unconnected_absent",
+    statement="Asking for None for unconnected sources (torch.autograd.grad allow_unused=True, "
+              "unconnected_gradients=NONE) gives Absent instead of an error or zeros",
+    doc=[Doc(f"{TF_GUIDE}#zeros_instead_of_none",
+             quote="You can decide what to return when you have unconnected gradients using the "
+                   "unconnected_gradients argument:"),
+         Doc(TORCH_GRAD, quote="materialize_grads (bool, optional) – If True, set the gradient for unused inputs "
+                               "to zero instead of None.")],
+    tags=["tape", "unconnected"],
+    inputs={"x": var(2.0), "u": var(3.0)},
+    body=_unconnected_body,
+    requests=Grad("x", unconnected="absent"),
+    expect=absent(),
+    requires=["unconnected_absent"],
+    kind="api",
+)
+
+integer_watched_source = case(
+    id="tape.integer_watched_source",
+    statement="Differentiating with respect to an int32 tensor watched explicitly (tape.watch, requires_grad_) "
+              "gives Absent or raises NotDifferentiableDType",
+    doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
+             quote="Integers and strings are not differentiable. If a calculation path uses these data types "
+                   "there will be no gradient."),
+         Doc("https://pytorch.org/docs/stable/autograd.html#module-torch.autograd",
+             quote="As of now, we only support autograd for floating point Tensor types ( half, float, double and "
+                   "bfloat16) and complex Tensor types (cfloat, cdouble).")],
+    tags=["tape", "dtype", "watching"],
+    inputs={"x": watched(3, dtype="int32")},
+    body=lambda ops, x: x * x,
+    requests=Grad("x"),
+    expect=one_of(absent=absent(), raises=raises("NotDifferentiableDType")),
+    requires=["recording"],
+    dtypes=["int32"],
+)
+
+integer_opt_in = case(
+    id="tape.integer_opt_in",
+    statement="Through the framework's opt-in for integer inputs (jax.grad allow_int=True), d(x * n) at x = 2.0, "
+              "n = 3 gives 3 for the float x and a float0 (no tangent) gradient for the int32 n",
+    doc=Doc(JAX_GRAD, quote="Whether to allow differentiating with respect to integer valued inputs. The gradient "
+                            "of an integer input will have a trivial vector-space dtype (float0)."),
+    tags=["tape", "dtype"],
+    requests=Probe("integer_opt_in", {"x": 2.0, "n": 3}),
+    expect={"x": value(3.0), "n_dtype": info("float0")},
+    dtypes=["float32"],
+    kind="api",
 )
 
 non_scalar_target = case(

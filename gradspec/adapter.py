@@ -232,6 +232,10 @@ class FunctionalAdapter(Adapter):
         if isinstance(r, WatchedVariables):
             raise Unsupported(f"adapter '{self.name}' has no recording to list watched variables")
         if isinstance(r, Grad):
+            if r.unconnected != "default" and f"unconnected_{r.unconnected}" not in self.capabilities:
+                # a function transform's unconnected sources are what its grad gives; it has no option to ask
+                raise Unsupported(f"adapter '{self.name}' has no option that asks for {r.unconnected} "
+                                  f"for unconnected sources")
             names = source_names(r.wrt)
             if r.output_grad is None and len(names) > 1 and len(set(names)) == len(names):
                 f, xs = function_of_sources(program, self.name, self.ops, natives, tuple(names), r.target)

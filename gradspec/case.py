@@ -35,7 +35,8 @@ CAPABILITIES = frozenset({
     "variables",             # variable objects distinct from constants
     "trainable_flag",        # variables can be marked non-trainable
     "output_gradients",      # a non-scalar target seeded with an output gradient
-    "unconnected_zero",      # zeros can be asked for unconnected sources
+    "unconnected_zero",      # an option that asks for zeros for unconnected sources (zeros by default is no option)
+    "unconnected_absent",    # an option that asks for None instead of an error for unconnected sources
     "higher_order", "jacobian", "hessian", "forward_mode", "vmap",
     "sparse_gradients", "complex", "float16", "bfloat16",
     "layers",                # the framework's own layers/modules

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from . import declarations, history, html, markdown, releases
 from . import diff as diff_mod
-from . import history, html, markdown, releases
 from .case import CaseError
 from .merge import MergeError, merge, write_record
 from .record import write_atomic
@@ -156,11 +156,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     chosen.sort(key=lambda c: c.id)
     if args.probes:
         return _list_probes(chosen, args.format)
+    try:
+        files = declarations.expectation_files()
+    except (LookupError, ValueError) as exc:  # two adapters of one name, a malformed expectation file
+        raise UsageError(str(exc)) from None
     if args.format == "json":
         print(json.dumps([{"id": c.id, "statement": c.statement, "kind": c.kind.value, "tags": list(c.tags),
                            "requires": sorted(c.requires), "needs": sorted(needed_capabilities(c)),
                            "slots": {s.slot: list(s.options) for s in c.impl_slots}, "dtypes": list(c.dtypes),
                            "docs": [{"url": d.url, "quote": d.quote} for d in c.docs],
+                           "declared": [declarations.as_json(n, e) for n, e in declarations.declared(files, c.id)],
                            "file": _relative(c.file), "line": c.line} for c in chosen], indent=1))
         return EXIT_OK
     for c in chosen:
@@ -173,7 +178,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"    choices: {s.slot} = {' | '.join(s.options)}")
         for d in c.docs:
             print(f"    doc: {d.url}")
+        for name, e in declarations.declared(files, c.id):
+            print(f"    {declarations.as_text(name, e)}")
         print(f"    source: {_relative(c.file)}:{c.line}")
+    bases = declarations.counts(files, (c.id for c in chosen))
+    if bases:
+        print("declared choices by basis:")
+        for name, n in bases.items():
+            print(f"    {name}: " + ", ".join(f"{b} {k}" for b, k in n.items()))
     print(f"{len(chosen)} of {len(found)} cases", file=sys.stderr)
     return EXIT_OK
 

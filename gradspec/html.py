@@ -54,7 +54,7 @@ def model(record: RunRecord) -> dict[str, Any]:
                        "mode_info": info.modes.get(g[2], "") if info else "",
                        "devices": info.devices if info else [], "available": info.available if info else True,
                        "reason": info.reason if info else None, "capabilities": info.capabilities if info else [],
-                       "stale_claims": info.stale_claims if info else [],
+                       "stale_claims": info.stale_claims if info else [], "bases": info.bases if info else {},
                        "origin": info.origin if info else None, "target": info.target if info else None,
                        "passed": s["passed"], "denominator": s["denominator"], "counts": dict(s["counts"])})
     group_index = {(g["adapter"], g["version"], g["mode"]): i for i, g in enumerate(groups)}

@@ -13,8 +13,9 @@ from collections import Counter, defaultdict
 from typing import Any, Mapping
 
 from .merge import STATUSES, Group, adapter_info, group_key, scores, summary
-from .record_model import Result, RunRecord, typed
+from .record_model import Declared, Result, RunRecord, typed
 
+BASES = ("documented", "source", "observed")
 PROBLEMS = ("FAIL", "ERROR", "CRASH", "TIMEOUT", "MISSING")
 MAX_PROBLEM_ROWS = 100
 STALE = {"claimed_but_failing": "declared, but every case that needs it fails",
@@ -120,20 +121,39 @@ def _matrix(record: RunRecord, groups: list[Group]) -> list[str]:
             *_table(["Case", "Kind"] + [escape(group_label(g)) for g in groups], rows), ""]
 
 
+def basis_text(d: Declared) -> str:
+    """What a declared choice rests on; a link only where someone read it there: the quoted
+    sentence of the documentation, or the implementing line at a release tag."""
+    if d.basis == "documented":
+        return f"documented {link('doc', d.doc)} \u201c{escape(d.quote or '')}\u201d"
+    if d.basis == "source":
+        return f"source {link('line', d.doc)}"
+    return escape(d.basis or "basis not stated")
+
+
 def _choice_text(results: list[Result], slot: str) -> str:
     observed = Counter(r.choices[slot] for r in results if slot in r.choices)
     parts = [escape(label) for label, _ in observed.most_common()]
-    declared = {r.declared[slot].choice for r in results if slot in r.declared}
-    docs = {r.declared[slot].doc for r in results if slot in r.declared}
-    undocumented = declared - set(observed)
-    if undocumented:
-        parts.append("documented: " + ", ".join(escape(d) for d in sorted(undocumented)))
+    declared = [r.declared[slot] for r in results if slot in r.declared]
+    undeclared = {d.choice for d in declared} - set(observed)
+    if undeclared:
+        parts.append("declared: " + ", ".join(escape(d) for d in sorted(undeclared)))
     bad = Counter(r.status for r in results if r.status != "PASS")
     if bad:
         parts.append("(" + _counts_text(bad) + ")")
-    if docs and observed:
-        parts.append(" ".join(link("doc", d) for d in sorted(docs)))
+    parts += sorted({basis_text(d) for d in declared})
     return " ".join(parts) or "-"
+
+
+def _bases(record: RunRecord) -> list[str]:
+    """How many declared choices each adapter's expectation file rests on each basis."""
+    rows = [[escape(name)] + [str(info.bases.get(b, 0)) for b in BASES]
+            for name, info in sorted(record.adapters.items()) if info.bases]
+    if not rows:
+        return []
+    return ["### What the declared choices rest on", "",
+            "documented: a quoted sentence of the documentation; source: the implementing line at a release tag; "
+            "observed: only the run.", "", *_table(["Adapter", *BASES], rows), ""]
 
 
 def _choices(record: RunRecord, groups: list[Group]) -> list[str]:
@@ -152,8 +172,10 @@ def _choices(record: RunRecord, groups: list[Group]) -> list[str]:
     if not rows:
         return []
     return ["## Implementation-defined choices", "",
-            "What each framework does where several answers are legitimate, with the documentation it cites.", "",
-            *_table(["Case", "Slot", "Allowed"] + [escape(group_label(g)) for g in groups], rows), ""]
+            "What each framework does where several answers are legitimate, the choice its expectation file declares "
+            "where it differs, and what that declaration rests on.", "",
+            *_table(["Case", "Slot", "Allowed"] + [escape(group_label(g)) for g in groups], rows), "",
+            *_bases(record)]
 
 
 def _problems(record: RunRecord) -> list[str]:

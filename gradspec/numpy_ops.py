@@ -143,6 +143,17 @@ def max(x: Any, axis: Any = None) -> Any:  # noqa: A001
     return np.max(x, axis=axis)
 
 
+def max_with_index(x: Any, axis: int) -> Any:
+    """The values of a maximum along one axis taken through an API that also
+    returns the argmax (``torch.max(x, dim)``); ``max`` is the plain reduction."""
+    return np.max(x, axis=axis)
+
+
+def min_with_index(x: Any, axis: int) -> Any:
+    """The values of a minimum along one axis that also returns the argmin (``torch.min(x, dim)``)."""
+    return np.min(x, axis=axis)
+
+
 def _windows(x: Any, window: int, stride: int) -> Any:
     batch, length, channels = np.shape(x)
     starts = range(0, length - window + 1, stride)
@@ -457,6 +468,13 @@ def embedding(table: Any, ids: Any) -> Any:
     return np.take(table, np.asarray(ids), axis=0)
 
 
+def embedding_sparse(table: Any, ids: Any) -> Any:
+    """Rows of ``table`` at ``ids``, through the framework's opt-in for a sparse gradient
+    of the table (``torch.nn.functional.embedding(..., sparse=True)``); same values as
+    ``embedding``."""
+    return np.take(table, np.asarray(ids), axis=0)
+
+
 # -- control flow and custom rules ------------------------------------------------
 def cond(pred: Any, true_fn: Any, false_fn: Any, x: Any) -> Any:
     """The framework's conditional: true_fn(x) if pred else false_fn(x); only the taken
@@ -467,6 +485,14 @@ def cond(pred: Any, true_fn: Any, false_fn: Any, x: Any) -> Any:
 def fori_loop(n: int, fn: Any, x: Any) -> Any:
     """The framework's loop (while/scan): fn applied ``n`` times to x."""
     for _ in range(n):
+        x = fn(x)
+    return x
+
+
+def while_loop(cond_fn: Any, fn: Any, x: Any) -> Any:
+    """The framework's while loop: fn applied to x while cond_fn(x) holds, so the trip
+    count depends on the value (lax.while_loop, tf.while_loop)."""
+    while bool(cond_fn(x)):
         x = fn(x)
     return x
 

@@ -133,7 +133,7 @@ def signature(op: str) -> tuple[tuple[str, ...], dict[str, Any]]:
 # Vocabulary ops a fixed expression graph cannot carry: they take Python
 # functions (cond, fori_loop, checkpoint), return several arrays (split) or
 # mutate an array in place (add_inplace).  A body using one is UNSUPPORTED.
-UNTRACEABLE = frozenset({"cond", "fori_loop", "checkpoint", "split", "add_inplace"})
+UNTRACEABLE = frozenset({"cond", "fori_loop", "while_loop", "checkpoint", "split", "add_inplace"})
 
 
 def no_gradient_op(x: Any) -> Any:

@@ -13,12 +13,13 @@ class Grad:
     """Gradient of ``target`` with respect to ``wrt``: one name, a tuple (answered
     as a list in the same order) or a mapping key->name (answered as a dict).
     ``output_grad`` seeds a non-scalar target; ``unconnected="zero"`` asks for
-    zeros instead of the framework's default for unconnected sources."""
+    zeros and ``unconnected="absent"`` for None instead of the framework's default
+    for unconnected sources."""
 
     wrt: Sources
     target: str = "y"
     output_grad: Any = None
-    unconnected: Literal["default", "zero"] = "default"
+    unconnected: Literal["default", "zero", "absent"] = "default"
 
 
 @dataclass(frozen=True)

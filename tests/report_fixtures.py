@@ -118,8 +118,12 @@ def result(case: str, adapter: str, version: str, device: str, dtype: str, statu
         r["observed"] = [{"absent": {"outcome": "Absent"}, "raises": raised("UnconnectedSource"),
                           "zeros": {"outcome": "Zeros", "shape": [1], "dtype": dtype}}[choice]]
         r["choices"] = {"choice": choice}
-        doc = "https://example.org/doc#x" if adapter == "torch" else m("https://example.org/doc#x")
-        r["declared"] = {"choice": {"choice": choice, "doc": doc, "versions": m(">=1")}}
+        if adapter == "tensorflow":  # an observed choice carries no link
+            declared = {"basis": "observed", "doc": ""}
+        else:
+            doc = "https://example.org/doc#x" if adapter == "torch" else m("https://example.org/doc#x")
+            declared = {"basis": "documented", "doc": doc, "quote": m("It raises.")}
+        r["declared"] = {"choice": {"choice": choice, "versions": m(">=1"), **declared}}
         r["max_abs_err"] = r["max_rel_err"] = None
         r["tolerance"] = None
     return r
@@ -128,7 +132,7 @@ def result(case: str, adapter: str, version: str, device: str, dtype: str, statu
 def adapter_entry(framework: str, version: str, devices: list[str]) -> dict[str, Any]:
     return {"framework": framework, "version": version, "modes": {"eager": "as called"}, "devices": devices,
             "capabilities": ["recording"], "dtypes": list(DTYPES), "available": True, "reason": None,
-            "conformance": {}}
+            "conformance": {}, "bases": {"documented": 2, "source": 1, "observed": 3}}
 
 
 def record(results: list[dict[str, Any]], adapters: dict[str, dict[str, Any]], cases: dict[str, Any] | None = None,

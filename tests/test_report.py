@@ -157,6 +157,32 @@ def test_markdown_scores_matrix_and_choices_side_by_side() -> None:
     assert "## Problems" in text and "TIMEOUT" in text
 
 
+def test_markdown_links_only_documented_and_source_choices_and_counts_bases() -> None:
+    text = markdown.render(sample_record())
+    choices = text.split("## Implementation-defined choices", 1)[1]
+    row = next(line for line in choices.splitlines() if line.startswith("| tape.unconnected\\_source | choice"))
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+    assert cells[4] == "absent observed"  # tensorflow: no link beside an observed choice
+    assert cells[5] == "raises documented [doc](https://example.org/doc#x) \u201cIt raises. " + \
+        cells[5].split("It raises. ", 1)[1]  # torch: the link and the quoted sentence
+    assert "](" not in cells[3].split("documented", 1)[1]  # ext's URL holds markup: text, never a link
+    assert "| torch | 2 | 1 | 3 |" in text.split("### What the declared choices rest on", 1)[1]
+
+
+def test_markdown_never_links_a_choice_whose_basis_is_not_documented_or_source() -> None:
+    rec = sample_record()
+    for r in rec["results"]:
+        for d in r["declared"].values():
+            d.update(basis="observed", doc="https://example.org/general-page#top")
+    choices = markdown.render(rec).split("## Implementation-defined choices", 1)[1]
+    assert "example.org" not in choices and "observed" in choices
+
+
+def test_dashboard_model_carries_the_bases_per_adapter() -> None:
+    groups = html.model(typed(sample_record()))["groups"]
+    assert {g["adapter"]: g["bases"] for g in groups}["torch"] == {"documented": 2, "source": 1, "observed": 3}
+
+
 def test_markdown_says_a_run_that_executed_nothing_is_not_green() -> None:
     rec = sample_record(["tensorflow"])
     for r in rec["results"]:
@@ -303,6 +329,24 @@ def test_cli_list_filters_by_tag_and_kind(tmp_path: Path, cli) -> None:
     assert [(c["id"], c["statement"], c["tags"]) for c in required] == [
         ("demo.square", "d/dx x^2 at 3 is 6", ["basics", "first_order"])]
     assert cli("list", cases, "--tag", "nothing", "--format", "json")[1].strip() == "[]"
+
+
+def test_cli_list_shows_each_declared_choice_with_its_basis_and_counts_them() -> None:
+    out = run_cli("list", "--tag", "tape", "--kind", "implementation-defined")
+    assert out.returncode == 0, out.stderr
+    block = out.stdout.split("tape.unconnected_source  [implementation-defined]", 1)[1].split("\n    source:", 1)[0]
+    lines = [line.strip() for line in block.splitlines() if line.strip().startswith("declared:")]
+    assert {line.split()[1] for line in lines} >= {"torch", "tensorflow", "jax", "autograd"}
+    for line in lines:
+        basis = re.search(r"\((documented|source|observed)(: (\S+))?", line)
+        assert basis, line
+        assert (basis.group(3) is None) == (basis.group(1) == "observed"), line  # a link only when read there
+    counts = out.stdout.split("declared choices by basis:", 1)[1]
+    assert re.search(r"torch: documented \d+, source \d+, observed \d+", counts)
+    listed = json.loads(run_cli("list", "--tag", "tape", "--format", "json").stdout)
+    entry = next(c for c in listed if c["id"] == "tape.unconnected_source")
+    assert {d["adapter"] for d in entry["declared"]} >= {"torch", "jax"}
+    assert all(d["basis"] in ("documented", "source", "observed") for d in entry["declared"])
 
 
 def test_cli_list_reads_the_project_cases_by_default() -> None:

@@ -136,7 +136,8 @@
     var present = data.statuses.filter(function (st) { return data.meta.summary.counts[st]; });
     var table = document.getElementById("scores");
     table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Origin", "Version", "Devices", "Score"].concat(present)
-      .map(function (t) { return h("th", {text: t}); }).concat([h("th", {text: "Note"})]))]));
+      .map(function (t) { return h("th", {text: t}); }).concat([h("th", {text: "Declared choices"}),
+        h("th", {text: "Note"})]))]));
     var body = h("tbody");
     groups.forEach(function (g) {
       var pct = g.denominator ? Math.round(100 * g.passed / g.denominator) : 0;
@@ -145,6 +146,10 @@
       var tr = h("tr", {"data-adapter": g.adapter}, [h("th", {text: g.adapter}), h("td", {text: g.framework}),
         h("td", {cls: "origin", text: origin(g)}), h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
       present.forEach(function (st) { tr.appendChild(h("td", {cls: "num", text: g.counts[st] || ""})); });
+      tr.appendChild(h("td", {cls: "bases", title: "documented: a quoted sentence; source: the implementing line " +
+        "at a release tag; observed: only the run", text: ["documented", "source", "observed"].map(function (b) {
+          return b + " " + (g.bases[b] || 0);
+        }).join(", ")}));
       var notes = g.available ? [] : ["unavailable: " + (g.reason || "")];
       g.stale_claims.forEach(function (c) {
         notes.push((c.kind === "claimed_but_failing" ? "declares " + c.capability + ", but every case needing it fails"
@@ -292,17 +297,20 @@
     var observed = unique(rs.filter(function (r) { return r.choices[slot] !== undefined; })
       .map(function (r) { return r.choices[slot]; }));
     var declared = rs.map(function (r) { return r.declared[slot]; }).filter(function (d) { return d; });
-    var docs = unique(declared.map(function (d) { return d.doc; }));
     var documented = unique(declared.map(function (d) { return d.choice; }));
     var versions = unique(declared.map(function (d) { return d.versions; }));
     var children = [h("span", {cls: "choice-label", text: observed.length ? observed.join(" / ") : status})];
     var differs = documented.filter(function (d) { return observed.indexOf(d) < 0; });
-    if (differs.length) { children.push(h("span", {cls: "small", text: "documented: " + differs.join(" / ")})); }
+    if (differs.length) { children.push(h("span", {cls: "small", text: "declared: " + differs.join(" / ")})); }
     if (statuses.length > 1 || status !== "PASS") {
       children.push(h("span", {cls: "small", text: statuses.join(", ")}));
     }
     if (versions.length) { children.push(h("span", {cls: "small", text: "versions " + versions.join(", ")})); }
-    docs.forEach(function (d) { children.push(h("span", {cls: "small"}, [link(d, "documentation")])); });
+    var seen = {};
+    declared.forEach(function (d) {
+      var key = JSON.stringify([d.basis, d.doc, d.quote]);
+      if (!seen[key]) { seen[key] = true; children.push(h("span", {cls: "small basis"}, basisNodes(d))); }
+    });
     var pick = idx.filter(function (i) { return results[i].status === status; })[0];
     var td = h("td", {cls: "choice-cell s-" + status, "data-adapter": g.adapter, "data-status": status,
                       title: "open the detail", onclick: function (e) {
@@ -310,6 +318,15 @@
                       }}, children);
     adapterCells.push(td);
     return td;
+  }
+
+  // What a declared choice rests on; a link only where someone read it there.
+  function basisNodes(d) {
+    if (d.basis === "documented") {
+      return ["documented: ", link(d.doc, "documentation"), d.quote ? h("q", {text: d.quote}) : null];
+    }
+    if (d.basis === "source") { return ["source: ", link(d.doc, "implementing line")]; }
+    return [d.basis || "basis not stated"];
   }
 
   // -- detail --------------------------------------------------------------
@@ -372,13 +389,13 @@
     var slots = unique(Object.keys(r.choices).concat(Object.keys(r.declared)));
     if (slots.length) {
       panel.appendChild(h("h3", {text: "Implementation-defined choice"}));
-      var t = h("table", {}, [h("tr", {}, ["Slot", "Observed", "Documented", "Versions", "Source"].map(function (x) {
+      var t = h("table", {}, [h("tr", {}, ["Slot", "Observed", "Declared", "Versions", "Basis"].map(function (x) {
         return h("th", {text: x});
       }))]);
       slots.forEach(function (s) {
         var d = r.declared[s] || {};
         t.appendChild(h("tr", {}, [h("td", {text: s}), h("td", {text: r.choices[s] || "-"}),
-          h("td", {text: d.choice || "-"}), h("td", {text: d.versions || "-"}), h("td", {}, [d.doc ? link(d.doc) : "-"])]));
+          h("td", {text: d.choice || "-"}), h("td", {text: d.versions || "-"}), h("td", {}, d.choice ? basisNodes(d) : ["-"])]));
       });
       panel.appendChild(t);
     }
