@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 
 from gradspec.adapter import Adapter, LazyOps, structured
-from gradspec.outcomes import Absent, Answer, ErrorKind, Outcome, Unsupported, Value, Zeros
+from gradspec.outcomes import Absent, Answer, ErrorKind, Outcome, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
 from gradspec.requests import Grad, Probe, Request, WatchedVariables, source_names
 
@@ -38,8 +38,7 @@ class MinitapeAdapter(Adapter):
         "recording",              # requires_grad decides what is recorded
         "single_use_recording",   # grad() frees the recording: a second request raises
         "output_gradients",       # grad(..., seed=) seeds a non-scalar target
-        "unconnected_zero",       # the adapter turns minitape's None into zeros when asked
-    })
+    })  # no unconnected_zero / unconnected_absent: minitape has no option for unconnected sources
     # 3. Notions minitape does not have at all: their cases are UNSUPPORTED without being tried.
     not_applicable: ClassVar[frozenset[str]] = frozenset({
         "variables", "trainable_flag", "watch_control", "watched_variables"})
@@ -98,18 +97,18 @@ class MinitapeAdapter(Adapter):
             raise Unsupported("minitape keeps no list of what it recorded")
         if not isinstance(r, Grad):
             raise Unsupported(f"minitape has no {type(r).__name__} (it has reverse-mode gradients only)")
+        if r.unconnected != "default":  # never imitate an option the library lacks: that would be a PASS it has not earned
+            raise Unsupported(f"minitape has no option that asks for {r.unconnected} for unconnected sources")
         target = resolve_target(named, r.target, program.case_id)
         names = source_names(r.wrt)
         seed = None if r.output_grad is None else np.asarray(r.output_grad, dtype=target.dtype)
         # one grad() call for all the request's sources: on a single-use recording that is one request
         grads = mt.grad(target, [resolve_target(named, n, program.case_id) for n in names], seed)
         by_name = dict(zip(names, grads))
-        return structured(r.wrt, lambda n: self.outcome(by_name[n], named[n], r.unconnected == "zero"))
+        return structured(r.wrt, lambda n: self.outcome(by_name[n]))
 
-    def outcome(self, native: np.ndarray | None, source: Any, zero: bool) -> Outcome:
-        if native is None:
-            return Zeros(tuple(source.shape), str(source.dtype)) if zero else Absent()
-        return Value(np.asarray(native))
+    def outcome(self, native: np.ndarray | None) -> Outcome:
+        return Absent() if native is None else Value(np.asarray(native))
 
     def classify(self, exc: BaseException) -> ErrorKind:
         """minitape's errors in gradspec's taxonomy."""

@@ -38,8 +38,8 @@ def test_capabilities_implied_by_request_types_are_listed(capsys) -> None:
 
 def test_the_probe_catalogue_is_generated_from_the_cases(capsys) -> None:
     probes = {p["name"]: p for p in json.loads(run(capsys, "--probes", "--format", "json"))}
-    assert set(probes) == {"default_dtype", "dense_layer", "module_variables", "train_linear_l1",
-                           "variable_from_list"}
+    assert set(probes) == {"default_dtype", "dense_layer", "integer_opt_in", "leaf_grad_after_backward",
+                           "module_variables", "train_linear_l1", "variable_from_list"}
     dense = probes["dense_layer"]
     assert dense["method"] == "probe_dense_layer"
     assert list(dense["args"]) == ["units", "activation", "x", "x_dtype"]
