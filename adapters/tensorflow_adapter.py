@@ -16,8 +16,8 @@ Two execution modes:
   (https://www.tensorflow.org/api_docs/python/tf/cond).  Where AutoGraph cannot
   express the body (a tensor used as a Python bool it could not convert) the
   item is UNSUPPORTED, never run eagerly instead.  The variables are created
-  outside the function, since a ``tf.function`` may create variables only on its
-  first call (https://www.tensorflow.org/guide/function#creating_tfvariables).
+  outside the function and reach it through its closure, which the API
+  documents (https://www.tensorflow.org/api_docs/python/tf/function).
   Probes are eager-only.  The number of traces of each item is recorded.
 
 TensorFlow is imported lazily, inside methods only.
