@@ -182,8 +182,8 @@ class TensorFlowAdapter(Adapter):
         return None
 
     def raised(self, exc: BaseException) -> Raised:
-        """In compiled mode, control flow the graph cannot express is UNSUPPORTED."""
-        unsupported = self._unsupported_in_graph(exc)
+        """While a graph traces, control flow it cannot express is UNSUPPORTED."""
+        unsupported = self._unsupported_in_graph(exc) if self._staged is not None else None
         if unsupported is not None:
             raise unsupported from exc
         return super().raised(exc)
