@@ -18,7 +18,8 @@ Two execution modes:
   item is UNSUPPORTED, never run eagerly instead.  The variables are created
   outside the function and reach it through its closure, which the API
   documents (https://www.tensorflow.org/api_docs/python/tf/function).
-  Probes are eager-only.  The number of traces of each item is recorded.
+  Probes are eager-only unless marked (the default dtype is also asked inside
+  the graph).  The number of traces of each item is recorded.
 
 TensorFlow is imported lazily, inside methods only.
 """
@@ -33,7 +34,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
-from gradspec.adapter import Adapter, function_of
+from gradspec.adapter import Adapter, function_of, probe_modes
 from gradspec.modes import COMPILED, EAGER
 from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Raised, Sparse, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
@@ -149,7 +150,9 @@ class TensorFlowAdapter(Adapter):
             program = dataclasses.replace(program, body=tf.autograph.to_graph(program.body))
         staged, answers = Staged(), []
 
-        def trace() -> list[Any]:
+        def trace() -> list[Any]:  # tf.function may trace more than once (it does when variables are created)
+            staged.tensors.clear()
+            answers.clear()
             self._staged = staged
             try:
                 answers.extend(self._answers(tf, program, rec, ctx))
@@ -418,7 +421,9 @@ class TensorFlowAdapter(Adapter):
         variable = _tf().Variable(values, shape=shape)
         return Value(variable.numpy())
 
+    @probe_modes(EAGER, COMPILED)
     def probe_default_dtype(self, ctx: RunContext, value: Any) -> Answer:
+        """The dtype tf.constant gives Python values; in compiled mode, inside the item's tf.function."""
         return Info(_tf().constant(value).dtype.name)
 
     def probe_module_variables(self, ctx: RunContext) -> Answer:
@@ -444,7 +449,7 @@ class TensorFlowAdapter(Adapter):
                 grad_w, grad_b = tape.gradient(loss, [w, b])
                 w.assign_sub(rate * grad_w)
                 b.assign_sub(rate * grad_b)
-            return Value(tf.stack([w, b]).numpy())
+            return self.outcome(tf.stack([w, b]))
 
 
 def _np_dtype(tf: Any, name: str) -> Any:
