@@ -72,4 +72,6 @@ def test_torch_compiled_neither_fails_nor_errors_and_really_compiled(torch_compi
     assert torch_compiled["_exit"] == 0, torch_compiled["_tail"]
     passed = [r for r in torch_compiled["results"] if r["status"] == "PASS" and r["mode"] == "compiled"]
     assert len(passed) >= 100
-    assert all(r["compile_stats"]["compiled_frames"] >= 1 for r in passed if r["compile_stats"]["frames"])
+    for r in passed:  # a value that passed came from compiled code; only a compiler error may precede compiling
+        if r["compile_stats"]["compiled_frames"] == 0:
+            assert all(o.get("outcome") == "Raised" for o in r["observed"]), r["nodeid"]
