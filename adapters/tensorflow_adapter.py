@@ -1,13 +1,31 @@
-"""TensorFlow adapter: gradspec programs run eagerly on tf.GradientTape.
+"""TensorFlow adapter: gradspec programs on tf.GradientTape, eagerly or in one graph.
 
 One tape records the body; plain ``Grad`` requests are answered on it, so a
 non-persistent tape refuses the second one exactly as TensorFlow does.
 Requests that need their own recording (higher order, Jacobians, forward
 mode, vmap) re-run the body under fresh tapes or forward accumulators.
+
+Two execution modes:
+
+- ``eager`` (the default): every operation runs as it is called.
+- ``compiled``: the recording and every gradient request of the item are
+  traced into one ``tf.function`` and run as one graph
+  (https://www.tensorflow.org/guide/function#autograph_transformations).  The
+  case body is converted by AutoGraph, as ``tf.function`` converts the
+  functions it calls, so a Python ``if`` on a tensor becomes ``tf.cond``
+  (https://www.tensorflow.org/api_docs/python/tf/cond).  Where AutoGraph cannot
+  express the body (a tensor used as a Python bool it could not convert) the
+  item is UNSUPPORTED, never run eagerly instead.  The variables are created
+  outside the function and reach it through its closure, which the API
+  documents (https://www.tensorflow.org/api_docs/python/tf/function).
+  Probes are eager-only unless marked (the default dtype is also asked inside
+  the graph).  The number of traces of each item is recorded.
+
 TensorFlow is imported lazily, inside methods only.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 from contextlib import contextmanager
@@ -16,11 +34,14 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
-from gradspec.adapter import Adapter, function_of
-from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Sparse, Unsupported, Value
+from gradspec.adapter import Adapter, function_of, probe_modes
+from gradspec.modes import COMPILED, EAGER
+from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Raised, Sparse, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
 from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
                                Vjp, WatchedVariables)
+
+from .tensorflow_graph import GRAPH_GUIDE, Pending, Staged, holds_pending, resolve
 
 _DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0"}
 _TAPE_EXHAUSTED = "non-persistent GradientTape can only be used to compute one set"
@@ -59,7 +80,7 @@ class _Recording:
 
 
 class TensorFlowAdapter(Adapter):
-    """TensorFlow 2 eager mode: tf.Variable, tf.GradientTape, ForwardAccumulator."""
+    """TensorFlow 2: tf.Variable, tf.GradientTape, ForwardAccumulator, eagerly or inside tf.function."""
 
     name: ClassVar[str] = "tensorflow"
     distribution: ClassVar[str | None] = _distribution()
@@ -72,9 +93,15 @@ class TensorFlowAdapter(Adapter):
     })
     dtypes: ClassVar[tuple[str, ...]] = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128",
                                          "int32", "int64", "bool")
+    modes: ClassVar[Mapping[str, str]] = {
+        EAGER: "each operation runs as it is called",
+        COMPILED: "the recording and all requests of an item traced into one tf.function (AutoGraph on the body)",
+    }
+    default_modes: ClassVar[tuple[str, ...]] = (EAGER, COMPILED)
 
     def __init__(self) -> None:
         self._ops: dict[str, Callable[..., Any]] | None = None
+        self._staged: Staged | None = None  # set while a compiled item traces
 
     # -- environment -------------------------------------------------------
     def devices(self) -> list[str]:
@@ -94,19 +121,75 @@ class TensorFlowAdapter(Adapter):
         tf = _tf()
         with tf.device(_DEVICES[ctx.device]):
             rec = self._inputs(tf, program)
-            tape = named = None
-            if program.body is not None:
-                with self._recording(tf, program, rec) as tape:
-                    named = self._evaluate(program, rec.natives)
-            answers: list[Answer] = []
-            for request in program.requests:
-                try:
-                    answers.append(self._answer(tf, program, rec, tape, named, request, ctx))
-                except Unsupported:
-                    raise
-                except Exception as exc:  # the framework's own error is the observed outcome
-                    answers.append(self.raised(exc))
-            return answers
+            if ctx.mode == COMPILED:
+                return self._in_graph(tf, program, rec, ctx)
+            return self._answers(tf, program, rec, ctx)
+
+    def _answers(self, tf: Any, program: Program, rec: _Recording, ctx: RunContext) -> list[Answer]:
+        """Record the body on the main tape and answer each request."""
+        tape = named = None
+        if program.body is not None:
+            with self._recording(tf, program, rec) as tape:
+                named = self._evaluate(program, rec.natives)
+        answers: list[Answer] = []
+        for request in program.requests:
+            try:
+                answers.append(self._answer(tf, program, rec, tape, named, request, ctx))
+            except Unsupported:
+                raise
+            except Exception as exc:  # the framework's own error is the observed outcome
+                answers.append(self.raised(exc))
+        return answers
+
+    def _in_graph(self, tf: Any, program: Program, rec: _Recording, ctx: RunContext) -> list[Answer]:
+        """Trace the whole item into one tf.function, run it once, and put the
+        computed values into the answers.  Errors raised while tracing are the
+        requests' outcomes, as in eager mode; an error while the graph runs is
+        the outcome of every answer that waited for it."""
+        if program.body is not None:
+            program = dataclasses.replace(program, body=tf.autograph.to_graph(program.body))
+        staged, answers = Staged(), []
+
+        def trace() -> list[Any]:  # tf.function may trace more than once (it does when variables are created)
+            staged.tensors.clear()
+            answers.clear()
+            self._staged = staged
+            try:
+                answers.extend(self._answers(tf, program, rec, ctx))
+            finally:
+                self._staged = None
+            return staged.tensors
+
+        graph = tf.function(trace, autograph=False)  # AutoGraph converts the body above, not this harness
+        try:
+            values = graph()
+        except Unsupported:
+            raise
+        except Exception as exc:
+            if answers:  # the graph was built: it failed as it ran
+                failure = self.raised(exc)
+                return [failure if holds_pending(a) else a for a in answers]
+            raise self._unsupported_in_graph(exc) or exc
+        finally:
+            ctx.stats["traces"] = graph.experimental_get_tracing_count()
+        return [resolve(a, lambda p: self._eager_outcome(values[p.index])) for a in answers]
+
+    @staticmethod
+    def _unsupported_in_graph(exc: BaseException) -> Unsupported | None:
+        """A tensor used as a Python bool that AutoGraph could not convert is what
+        the tf.function guide documents a graph cannot express."""
+        tf = _tf()
+        if isinstance(exc, tf.errors.OperatorNotAllowedInGraphError):
+            return Unsupported(f"the body uses a tensor as a Python value, which AutoGraph could not convert "
+                               f"into graph control flow ({GRAPH_GUIDE}): {str(exc).splitlines()[0][:200]}")
+        return None
+
+    def raised(self, exc: BaseException) -> Raised:
+        """While a graph traces, control flow it cannot express is UNSUPPORTED."""
+        unsupported = self._unsupported_in_graph(exc) if self._staged is not None else None
+        if unsupported is not None:
+            raise unsupported from exc
+        return super().raised(exc)
 
     def _inputs(self, tf: Any, program: Program) -> _Recording:
         """Natives by role; 'outside' preludes run here, before any tape opens."""
@@ -243,7 +326,7 @@ class TensorFlowAdapter(Adapter):
         out_shape = tuple(y.shape) + shape
         if not cols:
             return Value(np.zeros(out_shape, dtype=y.dtype.as_numpy_dtype))
-        return Value(tf.reshape(tf.stack(cols, axis=-1), out_shape).numpy())
+        return self.outcome(tf.reshape(tf.stack(cols, axis=-1), out_shape))
 
     def _hessian(self, tf: Any, program: Program, rec: _Recording, r: Hessian) -> Outcome:
         """Nested tapes: the outer tape's jacobian of the inner tape's gradient."""
@@ -281,10 +364,16 @@ class TensorFlowAdapter(Adapter):
         return self.outcome(tf.vectorized_map(per_example, tf.convert_to_tensor(x)))
 
     # -- outcomes and errors ------------------------------------------------
-    def outcome(self, native: Any) -> Outcome:
-        """None -> Absent, IndexedSlices -> Sparse (kept sparse), else a Value."""
+    def outcome(self, native: Any) -> Outcome | Pending:
+        """None -> Absent, IndexedSlices -> Sparse (kept sparse), else a Value;
+        while a graph traces, a placeholder for the value it will compute."""
         if native is None:
             return Absent()
+        if self._staged is not None:
+            return self._staged.hold(native)
+        return self._eager_outcome(native)
+
+    def _eager_outcome(self, native: Any) -> Outcome:
         tf = _tf()
         if isinstance(native, tf.IndexedSlices):
             shape = native.dense_shape
@@ -332,7 +421,9 @@ class TensorFlowAdapter(Adapter):
         variable = _tf().Variable(values, shape=shape)
         return Value(variable.numpy())
 
+    @probe_modes(EAGER, COMPILED)
     def probe_default_dtype(self, ctx: RunContext, value: Any) -> Answer:
+        """The dtype tf.constant gives Python values; in compiled mode, inside the item's tf.function."""
         return Info(_tf().constant(value).dtype.name)
 
     def probe_module_variables(self, ctx: RunContext) -> Answer:
@@ -358,7 +449,7 @@ class TensorFlowAdapter(Adapter):
                 grad_w, grad_b = tape.gradient(loss, [w, b])
                 w.assign_sub(rate * grad_w)
                 b.assign_sub(rate * grad_b)
-            return Value(tf.stack([w, b]).numpy())
+            return self.outcome(tf.stack([w, b]))
 
 
 def _np_dtype(tf: Any, name: str) -> Any:

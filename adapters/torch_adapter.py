@@ -5,19 +5,48 @@ program execution is one autograd graph: roles become ``requires_grad``
 flags, gradient requests are ``torch.autograd.grad`` calls on that graph
 (``retain_graph`` says whether it survives a request), and the functional
 requests (jacobians, jvp, vjp, hvp, vmap) use ``torch.func`` on the target as
-a pure function of its source.  torch is imported lazily, inside methods.
+a pure function of its source.
+
+Execution modes (https://docs.pytorch.org/docs/stable/generated/torch.compile.html):
+
+- ``eager`` (the default): every operation runs as it is called.
+- ``compiled``: ``torch.compile(backend="aot_eager")``.  The body is compiled
+  and AOTAutograd traces its joint forward/backward graph, so the gradient
+  requests run the compiled backward
+  (https://docs.pytorch.org/docs/stable/torch.compiler_backward.html); each
+  ``torch.func`` request compiles the whole transform.  No kernels are
+  generated.  About 0.3 s to 1.5 s of compilation an item on two cores, so it
+  is opt-in: ``--gradspec-modes eager,compiled`` (``tox -e torch-compiled``).
+- ``compiled-inductor``: the same with the Inductor backend, which generates
+  C++ kernels on CPU and needs a C++ compiler (``g++``); without one its
+  items SKIP.  Opt-in.
+
+A compiled item starts from ``torch._dynamo.reset()``, so its counts are its
+own: the frames Dynamo saw and compiled, the graphs, the graph breaks.  A
+frame Dynamo declines (an unimplemented construct) runs eagerly; gradspec does
+not judge that as a compiled answer: the item is UNSUPPORTED with Dynamo's
+reason.  A compiler error that reaches the caller is the observed outcome.
+Hitting the recompile limit raises instead of falling back
+(``torch._dynamo.config.fail_on_recompile_limit_hit``).  A second derivative
+through a compiled backward raises, as AOTAutograd documents
+(https://github.com/pytorch/pytorch/issues/91469): UNSUPPORTED.
+
+torch is imported lazily, inside methods.
 """
 from __future__ import annotations
 
 import re
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
 from gradspec.adapter import Adapter, function_of, structured
 from gradspec.case import DTYPES
-from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Sparse, Unsupported, Value
+from gradspec.modes import COMPILED, EAGER
+from gradspec.outcomes import Absent, Answer, ErrorKind, Info, Outcome, Raised, Sparse, Unsupported, Value
 from gradspec.program import OpsView, Program, RunContext, outputs, resolve_target
 from gradspec.requests import (BatchedGrad, Derivatives, Grad, Hessian, Hvp, Jacobian, Jvp, Probe, Request,
                                Vjp, WatchedVariables, source_names)
@@ -34,6 +63,11 @@ _KINDS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = tuple((k, re.compile(p, 
     (ErrorKind.DTypeMismatch, r"same dtype|scalar type|result type .* can't be cast"),
     (ErrorKind.ShapeMismatch, r"shape|size of tensor|must match the size|cannot be multiplied|for input of size"),
 ))
+BACKENDS = {COMPILED: "aot_eager", f"{COMPILED}-inductor": "inductor"}
+DOUBLE_BACKWARD = "does not currently support double backward"
+DOUBLE_BACKWARD_ISSUE = "https://github.com/pytorch/pytorch/issues/91469"
+SIBLING_OUTPUTS = "https://github.com/pytorch/pytorch/pull/186339"
+CXX_COMPILERS = ("g++", "c++", "clang++")
 
 
 @dataclass
@@ -61,9 +95,24 @@ class TorchAdapter(Adapter):
         "custom_gradient", "training", "python_control_flow",
     })
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
+    modes: ClassVar[Mapping[str, str]] = {
+        EAGER: "each operation runs as it is called",
+        COMPILED: "torch.compile(backend='aot_eager'): the body's AOTAutograd joint graph; torch.func requests "
+                  "compiled whole",
+        f"{COMPILED}-inductor": "torch.compile(backend='inductor'): as compiled, with generated C++ kernels",
+    }
+    default_modes: ClassVar[tuple[str, ...]] = (EAGER,)
 
     def __init__(self) -> None:
         self._ops: Mapping[str, Callable[..., Any]] | None = None
+        self._backend: str | None = None  # the torch.compile backend of the item running, if compiled
+
+    def mode_unavailable(self, mode: str) -> str | None:
+        """Inductor generates C++ on CPU: without a compiler its items SKIP."""
+        if mode == f"{COMPILED}-inductor" and not any(shutil.which(c) for c in CXX_COMPILERS):
+            return (f"torch.compile's Inductor backend needs a C++ compiler on CPU and none of {list(CXX_COMPILERS)} "
+                    f"is on PATH (install g++: apt-get install g++)")
+        return None
 
     @property
     def ops(self) -> Mapping[str, Callable[..., Any]]:
@@ -116,7 +165,7 @@ class TorchAdapter(Adapter):
         if not program.watch_accessed:
             raise Unsupported("torch records every tensor that requires grad; automatic watching "
                               "cannot be switched off")
-        with torch.enable_grad():
+        with torch.enable_grad(), self._compiling(ctx):
             rec = self._record(program, ctx)
             answers: list[Answer] = []
             for request in program.requests:
@@ -127,6 +176,49 @@ class TorchAdapter(Adapter):
                 except Exception as exc:  # torch's own error is the observed outcome
                     answers.append(self.raised(exc))
         return answers
+
+    @contextmanager
+    def _compiling(self, ctx: RunContext) -> Iterator[None]:
+        """In a compiled mode: start from empty Dynamo caches, fail rather than fall
+        back at the recompile limit, and record what Dynamo did for this item.  A
+        frame Dynamo could not compile ran eagerly: that is not a compiled answer."""
+        if ctx.mode == EAGER:
+            yield
+            return
+        import torch._dynamo
+        from torch._dynamo.utils import counters
+
+        torch._dynamo.reset()
+        counters.clear()
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        self._backend = BACKENDS[ctx.mode]
+        try:
+            yield
+        finally:
+            self._backend = None
+            frames = counters["frames"]
+            ctx.stats.update(frames=frames["total"], compiled_frames=frames["ok"],
+                             graphs=counters["stats"]["unique_graphs"],
+                             graph_breaks=sum(counters["graph_break"].values()))
+        if frames["total"] > frames["ok"] and counters["unimplemented"]:  # not an error that reached the caller
+            why = "; ".join(k.splitlines()[0] for k in counters["unimplemented"])
+            raise Unsupported(f"torch.compile could not compile {frames['total'] - frames['ok']} of "
+                              f"{frames['total']} frames and ran them eagerly, which is not a compiled answer: "
+                              f"{why[:300]}")
+
+    def _compiled(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` as this item's mode runs it: through torch.compile in a compiled mode."""
+        import torch
+
+        return fn if self._backend is None else torch.compile(fn, backend=self._backend)
+
+    def raised(self, exc: BaseException) -> Raised:
+        """A second derivative through a compiled backward is what AOTAutograd
+        refuses: UNSUPPORTED in a compiled mode, never a framework failure."""
+        if self._backend is not None and DOUBLE_BACKWARD in str(exc):
+            raise Unsupported(f"torch.compile's AOTAutograd backward cannot be differentiated again "
+                              f"({DOUBLE_BACKWARD_ISSUE}): {str(exc)[:200]}") from exc
+        return super().raised(exc)
 
     def _record(self, program: Program, ctx: RunContext) -> _Recording:
         """Build the inputs by role and run the body once, recording it."""
@@ -144,7 +236,7 @@ class TorchAdapter(Adapter):
             rec.natives[name] = t
         if program.body is not None and any(not isinstance(r, Probe) for r in program.requests):
             try:
-                rec.named = outputs(program.body(view, **rec.natives), view.marks)
+                rec.named = outputs(self._compiled(program.body)(view, **rec.natives), view.marks)
             except Unsupported:
                 raise
             except Exception as exc:
@@ -178,20 +270,43 @@ class TorchAdapter(Adapter):
                 results.append(self.outcome(out))
             return results
         f, x = function_of(program, self.name, self.ops, rec.natives, r.wrt, r.target)
+        if self._backend is not None:
+            x = x.detach()  # the transform differentiates; the compiled region needs no outer graph
+        seed = self._seed(x, r)
+        return self.outcome(self._compiled(self._transform(f, r))(x, seed))
+
+    def _seed(self, x: Any, r: Request) -> Any:
+        """The tangent or cotangent of ``r`` as a tensor, made before any compiled region
+        (the pullback casts a cotangent to the output's dtype, as ``_like`` does)."""
+        if isinstance(r, (Jvp, Hvp)):
+            return self._like(r.tangent, x)
+        if isinstance(r, Vjp):
+            return self.tensor(np.asarray(r.cotangent), "cpu").to(device=x.device)
+        return None
+
+    def _transform(self, f: Callable[[Any], Any], r: Request) -> Callable[[Any, Any], Any]:
+        """The torch.func transform answering ``r``, a function of the source's value and the seed."""
+        import torch
+
         tf = torch.func
         if isinstance(r, Jacobian):
-            return self.outcome((tf.jacfwd if r.mode == "forward" else tf.jacrev)(f)(x))
+            jac = (tf.jacfwd if r.mode == "forward" else tf.jacrev)(f)
+            return lambda x, _: jac(x)
         if isinstance(r, Hessian):
-            return self.outcome(tf.hessian(f)(x))
+            hess = tf.hessian(f)
+            return lambda x, _: hess(x)
         if isinstance(r, Jvp):
-            return self.outcome(tf.jvp(f, (x,), (self._like(r.tangent, x),))[1])
+            return lambda x, t: tf.jvp(f, (x,), (t,))[1]
         if isinstance(r, Vjp):
-            y, pullback = tf.vjp(f, x)
-            return self.outcome(pullback(self._like(r.cotangent, y))[0])
+            def pulled(x: Any, c: Any) -> Any:
+                y, pullback = tf.vjp(f, x)
+                return pullback(c.to(dtype=y.dtype))[0]
+            return pulled
         if isinstance(r, Hvp):  # forward over reverse
-            return self.outcome(tf.jvp(tf.grad(f), (x,), (self._like(r.tangent, x),))[1])
+            return lambda x, t: tf.jvp(tf.grad(f), (x,), (t,))[1]
         if isinstance(r, BatchedGrad):
-            return self.outcome(tf.vmap(tf.grad(f))(x))
+            batched = tf.vmap(tf.grad(f))
+            return lambda x, _: batched(x)
         raise Unsupported(f"request {type(r).__name__} is not supported by adapter '{self.name}'")
 
     def _grad(self, program: Program, rec: _Recording, r: Grad) -> Answer:
@@ -200,6 +315,11 @@ class TorchAdapter(Adapter):
         import torch
 
         target = resolve_target(rec.named, r.target, program.case_id)
+        outputs_as_sources = [n for n in source_names(r.wrt) if n not in rec.natives]
+        if self._backend is not None and outputs_as_sources:
+            raise Unsupported(f"sources {outputs_as_sources} are intermediates the compiled body returns: "
+                              f"AOTAutograd returns every output of a compiled region from one autograd node, "
+                              f"so no output is differentiable with respect to another ({SIBLING_OUTPUTS})")
         sources = [self._source(program, rec, n) for n in source_names(r.wrt)]
         seed = None if r.output_grad is None else self._like(r.output_grad, target)
         zero = r.unconnected == "zero"

@@ -9,6 +9,7 @@ and no network at all.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,6 +17,7 @@ from typing import Any, Mapping
 import msgspec
 
 from .merge import STATUSES, adapter_info, dtype_rank, group_key, scores, summary
+from .mode_diff import differences
 from .record import dumps, write_atomic
 from .record_model import CaseInfo, RunRecord, typed
 from .releases import release_tables
@@ -69,6 +71,7 @@ def model(record: RunRecord) -> dict[str, Any]:
         "columns": [{"adapter": a, "version": v, "mode": m, "device": d, "dtype": t, "group": group_index[(a, v, m)]}
                     for a, v, m, d, t in columns],
         "groups": groups, "cases": cases, "results": cells,
+        "mode_differences": [dataclasses.asdict(d) for d in differences(record)],
     }
 
 

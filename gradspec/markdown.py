@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from typing import Any, Mapping
 
 from .merge import STATUSES, Group, adapter_info, group_key, scores, summary
+from .mode_diff import compared, differences
 from .record_model import Declared, Result, RunRecord, typed
 
 BASES = ("documented", "source", "observed")
@@ -178,6 +179,21 @@ def _choices(record: RunRecord, groups: list[Group]) -> list[str]:
             *_bases(record)]
 
 
+def _eager_versus_compiled(record: RunRecord) -> list[str]:
+    """Cases a compiled mode answers differently from eager mode, both outcomes shown."""
+    n = compared(record)
+    if not n:
+        return []
+    rows = [[escape(d.case), escape(f"{d.adapter} {d.version}"), escape(d.mode), escape(", ".join(d.cells)),
+             "<br>".join(escape(t) for t in d.eager), "<br>".join(escape(t) for t in d.compiled)]
+            for d in differences(record)]
+    intro = (f"Cases where a framework's compiled mode ends in another status or choice than its eager mode "
+             f"on the same version, device and dtype ({n} compiled cells compared).")
+    table = _table(["Case", "Adapter", "Mode", "Cells", "Eager", "Compiled"], rows) if rows else \
+        ["No compiled cell differs from its eager cell."]
+    return ["## Eager versus compiled", "", intro, "", *table, ""]
+
+
 def _problems(record: RunRecord) -> list[str]:
     bad = [r for r in record.results if r.status in PROBLEMS]
     if not bad:
@@ -195,7 +211,7 @@ def render(record: RunRecord | Mapping[str, Any]) -> str:
     per_group = scores(record)
     groups = sorted(per_group)
     lines = _header(record) + _scores(record, groups, per_group) + _matrix(record, groups)
-    lines += _choices(record, groups) + _problems(record)
+    lines += _choices(record, groups) + _eager_versus_compiled(record) + _problems(record)
     if record.warnings:
         lines += ["## Warnings", ""] + [f"- {escape(w)}" for w in record.warnings] + [""]
     return "\n".join(lines)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from gradspec import numpy_ops
+from gradspec.modes import COMPILED, EAGER
 from gradspec.oracle import FiniteDifferenceOracle
 from gradspec.outcomes import Value
 
@@ -21,6 +23,21 @@ class Scaled(FiniteDifferenceOracle):
     def outcome(self, native: Any) -> Any:
         out = super().outcome(native)
         return Value(out.array * np.asarray(1.01, dtype=out.array.dtype)) if isinstance(out, Value) else out
+
+
+class CompiledSignError(FiniteDifferenceOracle):
+    """Runs in an eager and a compiled mode (both by default); the compiled mode
+    evaluates sigmoid(-x) for sigmoid(x), so sigmoid's derivative has the wrong
+    sign there and nowhere else."""
+
+    name: ClassVar[str] = "modal"
+    modes: ClassVar[Mapping[str, str]] = {EAGER: "the oracle", COMPILED: "the oracle with sigmoid's sign flipped"}
+    default_modes: ClassVar[tuple[str, ...]] = (EAGER, COMPILED)
+
+    def execute(self, program: Any, ctx: Any) -> Any:
+        flipped = {**numpy_ops.VOCABULARY, "sigmoid": lambda x: numpy_ops.sigmoid(-x)}
+        self.ops = flipped if ctx.mode == COMPILED else numpy_ops.VOCABULARY
+        return super().execute(program, ctx)
 
 
 class Crashing(FiniteDifferenceOracle):

@@ -9,6 +9,7 @@ import numpy as np
 
 from adapters.jax_adapter import JaxAdapter
 from adapters.jax_ops import build_ops
+from adapters.tensorflow_adapter import TensorFlowAdapter
 from gradspec.adapter import LazyOps
 from gradspec.program import RunContext
 
@@ -95,3 +96,38 @@ class Float32Inside(_JaxMutant):
     def to_numpy(self, native: Any) -> np.ndarray:
         arr = super().to_numpy(native)
         return arr.astype(np.float64) if self._ctx.dtype == "float64" and arr.dtype == np.float32 else arr
+
+
+def _sigmoid_flipped_inside_graphs() -> dict[str, Callable[..., Any]]:
+    import tensorflow as tf
+
+    from adapters.tensorflow_ops import build_ops as build_tf_ops
+
+    @tf.custom_gradient
+    def sigmoid(x: Any) -> Any:
+        s = tf.math.sigmoid(x)
+
+        def grad(upstream: Any) -> Any:
+            rule = upstream * s * (1 - s)
+            return -rule if tf.inside_function() else rule  # the sign error, only where a graph is traced
+
+        return s, grad
+
+    return {**build_tf_ops(), "sigmoid": sigmoid}
+
+
+class GraphOnlySignError(TensorFlowAdapter):
+    """TensorFlow whose sigmoid gradient has the wrong sign inside tf.function
+    only: a compiler bug that eager mode cannot see."""
+
+    name: ClassVar[str] = "mutant_graph_sign"
+
+    @property
+    def ops(self) -> Mapping[str, Callable[..., Any]]:
+        if self._ops is None:
+            self._ops = _sigmoid_flipped_inside_graphs()
+        return self._ops
+
+    @classmethod
+    def expectations_path(cls) -> Path:
+        return TensorFlowAdapter.expectations_path()

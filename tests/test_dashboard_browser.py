@@ -205,3 +205,24 @@ def test_screenshots_are_saved_as_artifacts(chromium: Chromium, page: Path, reco
                      f"--screenshot={target}")
         data = target.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+
+
+def test_eager_versus_compiled_lists_a_differing_case_with_both_outcomes(chromium: Chromium, tmp_path: Path) -> None:
+    data = sample_record(["torch"])
+    compiled = [{**r, "mode": "compiled", "nodeid": r["nodeid"].replace("[torch-", "[torch-compile-")}
+                for r in data["results"]]
+    for r in compiled:
+        if r["case"] == "tape.cube_variable":
+            r.update(status="FAIL", fail_kind="value_mismatch", message="<b>sign</b> flipped")
+    data["results"] += compiled
+    data["adapters"]["torch"]["modes"]["compiled"] = "torch.compile"
+    data["adapters"]["torch"]["conformance"]["compiled"] = data["adapters"]["torch"]["conformance"]["eager"]
+    path = write(tmp_path / "modes.json", data)
+    assert main(["report", str(path), "--html", str(tmp_path / "site")]) == 0
+    dom = chromium.dom(tmp_path / "site" / "index.html")
+    section = dom.split('id="modes-section"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<tr data-case="([^"]+)" data-adapter="torch">(.*?)</tr>', section, re.S)
+    assert [case for case, _ in rows] == ["tape.cube_variable"]
+    cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", rows[0][1], re.S)
+    assert cells[2:4] == ["compiled", "cpu float32, cpu float64"]
+    assert "PASS (x2)" in cells[4] and "FAIL (value_mismatch): &lt;b&gt;sign&lt;/b&gt; flipped (x2)" in cells[5]

@@ -9,16 +9,17 @@ from gradspec import expectation_file
 from gradspec.engine import run_item
 from gradspec.loader import load_cases
 
-from tests.mutant_adapters import ConjugateForwardMode, Float32Inside, MeanBroadcastAdd, SignErrorSigmoid  # noqa: E402
+from tests.mutant_adapters import (ConjugateForwardMode, Float32Inside, GraphOnlySignError,  # noqa: E402
+                                   MeanBroadcastAdd, SignErrorSigmoid)
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {c.id: c for c in load_cases([REPO / "cases"])}
 
 
-def status(adapter_cls, case_id: str, dtype: str) -> tuple[str, str | None]:
+def status(adapter_cls, case_id: str, dtype: str, mode: str = "eager") -> tuple[str, str | None]:
     version = adapter_cls.distribution_version()
-    entry = expectation_file.load(adapter_cls.expectations_path()).for_case(case_id, version, dtype)
-    result = run_item(CASES[case_id], adapter_cls(), "cpu", dtype, version, entry)
+    entry = expectation_file.load(adapter_cls.expectations_path()).for_case(case_id, version, dtype, mode)
+    result = run_item(CASES[case_id], adapter_cls(), "cpu", dtype, version, entry, mode=mode)
     return result.status, result.fail_kind
 
 
@@ -34,3 +35,10 @@ def test_each_mutant_is_caught_where_its_rule_applies(mutant, broken, intact, dt
     intact_dtype = dtype or ("float64" if mutant is ConjugateForwardMode else "float32")
     assert status(mutant, broken, broken_dtype) == ("FAIL", "value_mismatch")
     assert status(mutant, intact, intact_dtype) == ("PASS", None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_rule_wrong_only_in_compiled_mode_fails_only_in_compiled_cells(dtype):
+    assert status(GraphOnlySignError, "ops.unary.sigmoid", dtype, "compiled") == ("FAIL", "value_mismatch")
+    assert status(GraphOnlySignError, "ops.unary.sigmoid", dtype, "eager") == ("PASS", None)
+    assert status(GraphOnlySignError, "ops.unary.tanh", dtype, "compiled") == ("PASS", None)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gradspec import html, markdown
+from gradspec.record_model import typed
+
 REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
@@ -73,6 +76,26 @@ def test_xdist_gives_the_same_record_as_a_single_process(project):
                       "--gradspec-adapter", "tests.fake_adapters:Scaled")
     assert cells(serial) == cells(parallel) and len(cells(serial)) == 12
     assert {r["worker"] for r in parallel["results"]} <= {"gw0", "gw1"}
+
+
+def test_the_mode_axis_gives_the_same_record_under_xdist_and_catches_a_compiled_only_error(project):
+    args = ("--gradspec-adapter", "tests.fake_adapters:CompiledSignError", "--gradspec-adapters", "modal")
+    _, serial = run(project, "-n", "0", *args)
+    _, parallel = run(project, "-n", "2", *args)
+    assert cells(serial) == cells(parallel) and len(cells(serial)) == 12
+    status = {r["nodeid"]: (r["status"], r["fail_kind"]) for r in serial["results"]}
+    wrong = {n for n, s in status.items() if s[0] != "PASS"}
+    assert wrong == {"cases/demo.py::sigmoid[modal-compile-cpu-float32]",
+                     "cases/demo.py::sigmoid[modal-compile-cpu-float64]"}
+    assert {status[n] for n in wrong} == {("FAIL", "value_mismatch")}
+    assert status["cases/demo.py::sigmoid[modal-cpu-float32]"] == ("PASS", None)
+    view = markdown.render(serial).split("## Eager versus compiled", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in view.splitlines() if line.startswith("| demo")]
+    assert len(rows) == 1 and rows[0].startswith("| demo.sigmoid | modal ")
+    assert "| PASS (x2) | FAIL (value\\_mismatch)" in rows[0]
+    dashboard = html.model(typed(serial))["mode_differences"]
+    assert [(d["case"], d["mode"], d["eager"], d["cells"]) for d in dashboard] == \
+        [("demo.sigmoid", "compiled", ["PASS (x2)"], ["cpu float32", "cpu float64"])]
 
 
 def test_a_wrong_adapter_added_from_outside_fails_where_it_is_wrong(project):

@@ -535,6 +535,21 @@
     writeHash();
   }
 
+  // -- eager versus compiled (rows computed in gradspec/mode_diff.py) ---------
+  function renderModes() {
+    var diffs = data.mode_differences;
+    if (!diffs.length) { document.getElementById("modes-section").hidden = true; return; }
+    var table = document.getElementById("modes");
+    table.appendChild(h("thead", {}, [h("tr", {}, ["Case", "Adapter", "Mode", "Cells", "Eager", "Compiled"]
+      .map(function (t) { return h("th", {text: t}); }))]));
+    var lines = function (texts) { return h("td", {}, texts.map(function (t) { return h("div", {text: t}); })); };
+    table.appendChild(h("tbody", {}, diffs.map(function (d) {
+      return h("tr", {"data-case": d.case, "data-adapter": d.adapter}, [h("th", {cls: "case", scope: "row", text: d.case}),
+        h("td", {text: d.adapter + " " + d.version}), h("td", {text: d.mode}), h("td", {text: d.cells.join(", ")}),
+        lines(d.eager), lines(d.compiled)]);
+    })));
+  }
+
   function renderWarnings() {
     var list = document.getElementById("warnings");
     data.meta.warnings.forEach(function (w) { list.appendChild(h("li", {text: w})); });
@@ -547,6 +562,7 @@
   renderLegend();
   renderMatrix();
   renderChoices();
+  renderModes();
   renderWarnings();
   readHash();
   apply();
