@@ -377,8 +377,6 @@ class Recorder:
         return Path(self.config.getoption("--gradspec-report-dir") or self.state.root / "reports")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if session.config.option.collectonly:  # nothing runs: no record, and the last one stands
-            return
         self._expect([item.nodeid for item in session.items if isinstance(item, CaseItem)])
 
     @pytest.hookimpl(optionalhook=True)
@@ -569,7 +567,7 @@ class Recorder:
         for line in slowest_cases(record.results):
             tr.write_line(printable(line))
         for warning in record.warnings:
-            tr.write_line(f"gradspec warning: {warning}", yellow=True)
+            tr.write_line(printable(f"gradspec warning: {warning}"), yellow=True)
         from .releases import stale_range_text
 
         for stale_range in record.stale_ranges:
