@@ -16,7 +16,7 @@ Execution modes (https://docs.pytorch.org/docs/stable/generated/torch.compile.ht
   (https://docs.pytorch.org/docs/stable/torch.compiler_backward.html); each
   ``torch.func`` request compiles the whole transform.  No kernels are
   generated.  About 0.3 s to 1.5 s of compilation an item on two cores, so it
-  is opt-in: ``--gradspec-modes eager,compiled`` (``tox -e torch-compiled``).
+  is opt-in: ``--gradspec-modes eager,compiled`` (``tox -e torchcompiled``, and every ``torch-<release>`` environment).
 - ``compiled-inductor``: the same with the Inductor backend, which generates
   C++ kernels on CPU and needs a C++ compiler (``g++``); without one its
   items SKIP.  Opt-in.
