@@ -37,7 +37,7 @@ DEFAULT_CATALOGUE = "mutants:CATALOGUE"
 KILLING = frozenset({"FAIL", "ERROR", "TIMEOUT", "CRASH"})
 
 BREAKS = ("value", "dtype", "shape", "missing_error", "error_kind", "forward_mode", "higher_order", "vmap",
-          "sparse", "complex", "convention")
+          "sparse", "complex", "convention", "accumulation")
 
 
 class MutationError(ValueError):

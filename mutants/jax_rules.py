@@ -124,3 +124,14 @@ def jvp_negated() -> None:
         return out, jax.tree_util.tree_map(lambda t: -t, tangent_out)
 
     jax.jvp = jvp
+
+
+def cotangent_accumulation_drops() -> None:
+    """Adding two tangents or cotangents keeps the first: a value used several times
+    gets the gradient of one use only."""
+    from jax._src.interpreters import ad
+
+    def add_tangents(x: Any, y: Any) -> Any:
+        return y if type(x) is ad.Zero else x
+
+    ad.add_tangents = add_tangents

@@ -206,3 +206,39 @@ def vmap_reversed() -> None:
         return lambda *a, **k: torch.flip(mapped(*a, **k), (0,))
 
     torch.func.vmap = vmap
+
+
+def _mul_with_wrong_rhs_gradient(original: Callable[..., Any]) -> Callable[..., Any]:
+    """a * b whose backward gives b the gradient g * b (instead of g * a) when both need gradients."""
+    import torch
+
+    class Mul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any, b: Any) -> Any:
+            ctx.save_for_backward(a, b)
+            return original(a, b)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            a, b = ctx.saved_tensors
+            return g * b.conj(), g * b.conj()
+
+    def mul(a: Any, b: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and all(isinstance(t, torch.Tensor) and t.requires_grad for t in (a, b)) \
+                and a is not b:
+            return Mul.apply(a, b)
+        return original(a, b, *args, **kwargs)
+
+    return mul
+
+
+def mul_operator_wrong_rhs() -> None:
+    """The * operator (Tensor.__mul__) gives its right operand the wrong gradient; torch.mul is intact."""
+    import torch
+
+    torch.Tensor.__mul__ = _mul_with_wrong_rhs_gradient(torch.Tensor.__mul__)
+
+
+def mul_function_wrong_rhs() -> None:
+    """torch.mul gives its second operand the wrong gradient; the * operator is intact."""
+    _replace("mul", _mul_with_wrong_rhs_gradient)
