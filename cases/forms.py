@@ -9,6 +9,21 @@ bug that lives in one of these paths is invisible to a case that always takes
 another, so each rule below is reached by each form, on every adapter that
 offers it.  Expected values: the float64 finite-difference oracle, or for
 complex inputs the analytic conventions of cases/dtypes.py.
+
+The forms, by area (the other case files hold the plain form of each):
+
+- arithmetic (mul, add with broadcasting, sub, div, matmul, square, neg,
+  pow): operator and function (``x * w`` / ``mul``, ``x @ w`` / ``matmul``,
+  ``x ** 2`` / ``x * x`` / ``square`` / ``pow``, ``-x`` / ``neg``), each by
+  one request for all sources, VJP, JVP and second order, with its value
+  reused, and on complex inputs for square and neg;
+- every elementwise op and reduction of the vocabulary: VJP with a
+  cotangent, forward mode (JVP), its value used twice, and for elementwise
+  ops per-example gradients under vmap (ops_unary.py and ops_reduce.py take
+  the single gradient request, ops_unary.py the second order).
+
+Methods (``x.sum()``) are not a form here: the op vocabulary is
+framework-neutral and TensorFlow tensors have no such methods.
 """
 from __future__ import annotations
 
@@ -16,10 +31,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gradspec import numpy_ops
 from gradspec.case import Doc, case
 from gradspec.expect import analytic, one_of, oracle
 from gradspec.inputs import const, var
-from gradspec.requests import Derivatives, Grad, Jvp, Vjp
+from gradspec.requests import BatchedGrad, Derivatives, Grad, Jvp, Vjp
 
 NP = "https://numpy.org/doc/stable/reference/generated/numpy.{0}.html#numpy.{0}"
 JAX_AD = "https://docs.jax.dev/en/latest/automatic-differentiation.html#{0}"
@@ -169,3 +185,78 @@ for form, op in UNARY["square"][2].items():
     CASES.append(_complex("square", form, "square", op, lambda z: z * z, lambda z: 2 * z))
 for form, op in UNARY["neg"][2].items():
     CASES.append(_complex("neg", form, "negative", op, lambda z: -z, lambda z: -np.ones_like(z)))
+
+
+# -- every unary op and reduction through the request forms ops_unary/ops_reduce do not take ----------
+MIXED = np.array([[-1.3, -0.4, 0.3], [0.7, 1.1, 2.2]])
+POS = np.array([[0.3, 0.8, 1.4], [2.1, 3.7, 5.2]])
+UNIT = np.array([[-0.8, -0.45, -0.1], [0.15, 0.5, 0.75]])
+ANGLE = np.array([[-1.2, -0.6, -0.2], [0.25, 0.7, 1.1]])
+ELEMENTWISE = {"neg": MIXED, "abs": MIXED, "exp": MIXED, "expm1": MIXED, "log": POS, "log1p": POS - 0.2,
+               "sqrt": POS, "rsqrt": POS, "square": MIXED, "sin": MIXED, "cos": MIXED, "tan": ANGLE,
+               "tanh": MIXED, "sinh": MIXED, "cosh": MIXED, "arcsin": UNIT, "arctan": MIXED, "sigmoid": MIXED,
+               "log_sigmoid": MIXED, "softplus": MIXED, "relu": MIXED, "gelu": MIXED, "erf": MIXED,
+               "reciprocal": POS}  # sign has no rule to reach: its derivative is zero wherever it exists
+REDUCTIONS = {"sum": MIXED, "mean": MIXED, "max": MIXED, "min": MIXED, "prod": POS, "var": MIXED, "std": MIXED,
+              "norm": MIXED, "logsumexp": MIXED}
+_PHI = lambda x: np.exp(-x * x / 2) / np.sqrt(2 * np.pi)  # noqa: E731 - the standard normal density
+_SIG = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+# d/dx of each elementwise op, by hand (the batched form's expected value is 2 f(x) f'(x))
+DERIVATIVE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "neg": lambda x: -np.ones_like(x), "abs": np.sign, "exp": np.exp, "expm1": np.exp, "log": lambda x: 1 / x,
+    "log1p": lambda x: 1 / (1 + x), "sqrt": lambda x: 0.5 / np.sqrt(x), "rsqrt": lambda x: -0.5 * x ** -1.5,
+    "square": lambda x: 2 * x, "sin": np.cos, "cos": lambda x: -np.sin(x), "tan": lambda x: 1 / np.cos(x) ** 2,
+    "tanh": lambda x: 1 - np.tanh(x) ** 2, "sinh": np.cosh, "cosh": np.sinh,
+    "arcsin": lambda x: 1 / np.sqrt(1 - x * x), "arctan": lambda x: 1 / (1 + x * x),
+    "sigmoid": lambda x: _SIG(x) * (1 - _SIG(x)), "log_sigmoid": lambda x: _SIG(-x), "softplus": _SIG,
+    "relu": lambda x: (x > 0).astype(float), "gelu": lambda x: 0.5 * (1 + _erf(x / np.sqrt(2))) + x * _PHI(x),
+    "erf": lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x), "reciprocal": lambda x: -1 / (x * x),
+}
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return erf(x)
+
+
+OP_DOC = Doc("https://numpy.org/doc/stable/reference/routines.math.html#mathematical-functions")
+VMAP_DOC = Doc("https://docs.jax.dev/en/latest/_autosummary/jax.vmap.html#jax.vmap")
+
+
+def _op_form(name: str, x: np.ndarray, request: str, reduction: bool) -> Any:
+    """ops.<name> reached by vjp, jvp, vmap (per-row gradients) or with its value reused."""
+    def apply(ops: Any, x: Any) -> Any:
+        return getattr(ops, name)(x, axis=-1) if reduction else getattr(ops, name)(x)
+
+    out_shape = (x.shape[0],) if reduction else x.shape
+    if request == "vjp":
+        body: Body = apply
+        req: Any = Vjp("x", cotangent=np.linspace(-1.0, 1.5, int(np.prod(out_shape))).reshape(out_shape))
+        what, doc, tags = "its vector-Jacobian product with a cotangent", REQUESTS["vjp"][2], ["vjp"]
+    elif request == "jvp":
+        body, req = apply, Jvp("x", tangent=np.linspace(0.5, -1.25, x.size).reshape(x.shape))
+        what, doc, tags = "its forward-mode JVP", REQUESTS["jvp"][2], ["jvp", "forward_mode"]
+    elif request == "batched":  # the oracle does not batch: 2 f(x) f'(x), from the vocabulary's f
+        f, df = getattr(numpy_ops, name), DERIVATIVE[name]
+        body, req = (lambda ops, x: ops.sum(apply(ops, x) * apply(ops, x))), BatchedGrad("x")
+        what, doc, tags = "per-row gradients of sum(op(x)^2) under vmap", VMAP_DOC, ["vmap"]
+        expect: Any = analytic(lambda x: 2 * f(x) * df(x))
+    else:
+        def body(ops: Any, x: Any) -> Any:
+            s = apply(ops, x)
+            return ops.sum(s * s) + ops.sum(s * 0.5)
+        req, what, doc, tags = Grad("x"), "its value used twice (the gradients add up)", HISTORY, ["reused"]
+    return case(
+        id=f"forms.op_{name}_{request}",
+        statement=f"{name}{' over the last axis' if reduction else ''}: {what} matches the float64 oracle",
+        doc=[OP_DOC, doc], tags=["forms", name, *tags],
+        requires=["output_gradients"] if request == "vjp" else [],
+        inputs={"x": var(x)}, body=body, requests=req, expect=expect if request == "batched" else oracle(),
+    )
+
+
+for _name, _x in ELEMENTWISE.items():
+    CASES += [_op_form(_name, _x, r, False) for r in ("vjp", "jvp", "batched", "reused")]
+for _name, _x in REDUCTIONS.items():  # batched reductions: transforms.batched_grad* (the oracle does not batch)
+    CASES += [_op_form(_name, _x, r, True) for r in ("vjp", "jvp", "reused")]

@@ -97,7 +97,7 @@ def activate_from_env() -> Mutant | None:
 
 
 @dataclass
-class Outcome:
+class SelectionRun:
     """What one pytest run of a selection gave."""
 
     counts: Counter[str]
@@ -113,8 +113,8 @@ class Outcome:
 
 @dataclass
 class Report:
-    baseline: dict[str, Outcome] = field(default_factory=dict)
-    results: dict[str, Outcome] = field(default_factory=dict)
+    baseline: dict[str, SelectionRun] = field(default_factory=dict)
+    results: dict[str, SelectionRun] = field(default_factory=dict)
     mutants: dict[str, Mutant] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -136,7 +136,7 @@ class Report:
 
 
 def run_selection(adapter: str, select: str, mutant: str | None, cases: Path, xdist: int = 0,
-                  timeout: float = 600) -> Outcome:
+                  timeout: float = 600) -> SelectionRun:
     """One pytest run of ``select`` on ``adapter``, under ``mutant`` (None: unmutated)."""
     env = {k: v for k, v in os.environ.items() if k != ENV}
     if mutant:
@@ -148,18 +148,18 @@ def run_selection(adapter: str, select: str, mutant: str | None, cases: Path, xd
         try:
             proc = subprocess.run(cmd, cwd=cases.parent, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return Outcome(Counter(), [], -1, time.perf_counter() - start, f"ran past {timeout:g} s")
+            return SelectionRun(Counter(), [], -1, time.perf_counter() - start, f"ran past {timeout:g} s")
         seconds = time.perf_counter() - start
         record = Path(out) / "latest.json"
         if not record.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            return Outcome(Counter(), [], proc.returncode, seconds, "no run record: " + " | ".join(tail))
+            return SelectionRun(Counter(), [], proc.returncode, seconds, "no run record: " + " | ".join(tail))
         results = json.loads(record.read_text(encoding="utf-8"))["results"]
     counts = Counter(r["status"] for r in results)
     failing = [f"{r['nodeid']} {r['status']}{' ' + r['fail_kind'] if r.get('fail_kind') else ''}"
                for r in results if r["status"] in KILLING]
     problem = "" if results else f"the selection -k {select!r} ran nothing"
-    return Outcome(counts, failing, proc.returncode, seconds, problem)
+    return SelectionRun(counts, failing, proc.returncode, seconds, problem)
 
 
 def _union(mutants: Sequence[Mutant]) -> str:
