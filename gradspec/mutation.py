@@ -84,7 +84,7 @@ def activate(name: str, catalogue: str | None = None) -> Mutant:
     """Apply the named mutant in this process."""
     mutants = load_catalogue(catalogue)
     if name not in mutants:
-        raise MutationError(f"{ENV}={name!r}: no such mutant (known: {', '.join(sorted(mutants))})")
+        raise MutationError(f"no such mutant {name!r} (known: {', '.join(sorted(mutants))})")
     mutant = mutants[name]
     _patch_function(mutant)()
     return mutant

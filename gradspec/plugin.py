@@ -154,8 +154,8 @@ class AdapterBroken(RuntimeError):
 def pytest_configure(config: pytest.Config) -> None:
     try:  # in every process, xdist workers included: the mutant must be live where items run
         mutation.activate_from_env()
-    except mutation.MutationError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except (mutation.MutationError, ImportError) as exc:
+        raise pytest.UsageError(f"{mutation.ENV}: {exc}") from None
     state = GradspecState(config)
     config.stash[STATE_KEY] = state
     state.specs  # noqa: B018 - an unknown --gradspec-adapters name is a usage error before collection
