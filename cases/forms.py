@@ -18,9 +18,10 @@ The forms, by area (the other case files hold the plain form of each):
   one request for all sources, VJP, JVP and second order, with its value
   reused, and on complex inputs for square and neg;
 - every elementwise op and reduction of the vocabulary: VJP with a
-  cotangent, forward mode (JVP), its value used twice, and for elementwise
-  ops per-example gradients under vmap (ops_unary.py and ops_reduce.py take
-  the single gradient request, ops_unary.py the second order).
+  cotangent, forward mode (JVP), its value used twice, per-example gradients
+  under vmap (ops_unary.py and ops_reduce.py take the single gradient
+  request, ops_unary.py the second order); the holomorphic ones on complex
+  inputs.
 
 Methods (``x.sum()``) are not a form here: the op vocabulary is
 framework-neutral and TensorFlow tensors have no such methods.
@@ -214,6 +215,26 @@ DERIVATIVE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def _onehot(idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.eye(x.shape[-1])[idx]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+# d/dx of each reduction over the last axis (rows without ties), by hand
+REDUCTION_DERIVATIVE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sum": np.ones_like, "mean": lambda x: np.ones_like(x) / x.shape[-1],
+    "max": lambda x: _onehot(x.argmax(-1), x), "min": lambda x: _onehot(x.argmin(-1), x),
+    "prod": lambda x: x.prod(-1, keepdims=True) / x,
+    "var": lambda x: 2 * (x - x.mean(-1, keepdims=True)) / x.shape[-1],
+    "std": lambda x: (x - x.mean(-1, keepdims=True)) / (x.shape[-1] * x.std(-1, keepdims=True)),
+    "norm": lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True), "logsumexp": _softmax,
+}
+
+
 def _erf(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
@@ -238,7 +259,9 @@ def _op_form(name: str, x: np.ndarray, request: str, reduction: bool) -> Any:
         body, req = apply, Jvp("x", tangent=np.linspace(0.5, -1.25, x.size).reshape(x.shape))
         what, doc, tags = "its forward-mode JVP", REQUESTS["jvp"][2], ["jvp", "forward_mode"]
     elif request == "batched":  # the oracle does not batch: 2 f(x) f'(x), from the vocabulary's f
-        f, df = getattr(numpy_ops, name), DERIVATIVE[name]
+        f, df = getattr(numpy_ops, name), (REDUCTION_DERIVATIVE if reduction else DERIVATIVE)[name]
+        if reduction:
+            f = (lambda r: lambda x: r(x, axis=-1)[..., None])(f)
         body, req = (lambda ops, x: ops.sum(apply(ops, x) * apply(ops, x))), BatchedGrad("x")
         what, doc, tags = "per-row gradients of sum(op(x)^2) under vmap", VMAP_DOC, ["vmap"]
         expect: Any = analytic(lambda x: 2 * f(x) * df(x))
@@ -258,5 +281,16 @@ def _op_form(name: str, x: np.ndarray, request: str, reduction: bool) -> Any:
 
 for _name, _x in ELEMENTWISE.items():
     CASES += [_op_form(_name, _x, r, False) for r in ("vjp", "jvp", "batched", "reused")]
-for _name, _x in REDUCTIONS.items():  # batched reductions: transforms.batched_grad* (the oracle does not batch)
-    CASES += [_op_form(_name, _x, r, True) for r in ("vjp", "jvp", "reused")]
+for _name, _x in REDUCTIONS.items():
+    CASES += [_op_form(_name, _x, r, True) for r in ("vjp", "jvp", "batched", "reused")]
+
+# holomorphic ops on complex inputs, as function calls (cases/dtypes.py has z*z, z**3, sin and tanh)
+HOLOMORPHIC: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "exp": (np.exp, np.exp), "expm1": (np.expm1, np.exp), "log": (np.log, lambda z: 1 / z),
+    "sqrt": (np.sqrt, lambda z: 0.5 / np.sqrt(z)), "sin": (np.sin, np.cos), "cos": (np.cos, lambda z: -np.sin(z)),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2), "sinh": (np.sinh, np.cosh), "cosh": (np.cosh, np.sinh),
+    "reciprocal": (lambda z: 1 / z, lambda z: -1 / (z * z)),
+}
+for _name, (_f, _df) in HOLOMORPHIC.items():
+    CASES.append(_complex(f"op_{_name}", "function", _name, (lambda n: lambda ops, z: getattr(ops, n)(z))(_name),
+                          _f, _df))
