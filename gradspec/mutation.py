@@ -113,6 +113,8 @@ class SelectionRun:
 
 @dataclass
 class Report:
+    """Every run of ``run``: ok when each mutant is killed against a clean baseline."""
+
     baseline: dict[str, SelectionRun] = field(default_factory=dict)
     results: dict[str, SelectionRun] = field(default_factory=dict)
     mutants: dict[str, Mutant] = field(default_factory=dict)
