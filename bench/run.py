@@ -3,6 +3,7 @@ side by side in one run on this machine.
 
     python bench/run.py            # about ten minutes on two cores
     python bench/run.py --quick    # skips the -n 0 run of the whole catalog
+    python bench/run.py --mutation # adds the mutant catalogue's run (several minutes more)
 
 It prints, as Markdown tables (bench/README.md keeps the figures of record):
 
@@ -13,7 +14,9 @@ It prints, as Markdown tables (bench/README.md keeps the figures of record):
 - ``pytest cases --collect-only -q``: wall time, and which frameworks it imported (none);
 - peak resident memory of each worker;
 - ``gradspec validate / diff / merge / report`` on a generated record of 100,000 results:
-  wall time and peak memory of each command.
+  wall time and peak memory of each command;
+- with ``--mutation``: ``gradspec mutate`` over the whole mutant catalogue, wall time, kill
+  rate and the mean seconds per mutant.
 
 Figures are ratios and times measured in this one process tree; nothing here is a test.
 """
@@ -223,6 +226,21 @@ def commands(paths: tuple[Path, Path, Path], folder: Path) -> list[list[Any]]:
     return rows
 
 
+# -- the mutation run --------------------------------------------------------------------------------
+
+def mutation_run() -> list[list[Any]]:
+    """``gradspec mutate`` over the whole catalogue (2 runs at a time), as a user runs it."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "gradspec", "mutate", "-n", "2"], cwd=ROOT,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = proc.stdout.splitlines()
+    rate = next((ln.split(": ", 1)[1].split(" in ")[0] for ln in lines if ln.startswith("kill rate:")),
+                f"no kill rate (exit {proc.returncode})")
+    mutants = sum(ln.startswith(("killed", "SURVIVED")) for ln in lines)
+    return [[f"{wall:.1f}", mutants, rate, f"{wall / max(1, mutants):.1f}"]]
+
+
 # -- putting it together -----------------------------------------------------------------------------
 
 def main() -> None:
@@ -231,6 +249,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="results in the generated record")
     parser.add_argument("--repeats", type=int, default=30, help="repeats for the overhead figures (best of)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--mutation", action="store_true",
+                        help="also time `gradspec mutate` over the whole mutant catalogue (several minutes)")
     args = parser.parse_args()
     figures: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
                                "python": sys.version.split()[0]}
@@ -279,6 +299,11 @@ def main() -> None:
         figures["record_mib"], figures["commands"] = size, command_rows
         print(f"The record is {size:.0f} MiB.\n")
         print(table(["command", "wall s", "peak RSS MiB"], command_rows), "\n")
+    if args.mutation:
+        mutation_rows = mutation_run()
+        figures["mutation"] = mutation_rows
+        print("## The mutation run: `gradspec mutate -n 2`, the whole catalogue\n")
+        print(table(["wall s", "mutants", "killed", "s per mutant"], mutation_rows), "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
 

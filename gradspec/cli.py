@@ -1,6 +1,8 @@
-"""The ``gradspec`` command: report, merge, diff, validate run records; list cases; check an adapter.
+"""The ``gradspec`` command: report, merge, diff, validate run records; list cases; check an adapter;
+run the mutant catalogue.
 
-Exit status: 0 success, 1 ``diff`` found something worse or ``check`` a problem, 2 bad input (an
+Exit status: 0 success, 1 ``diff`` found something worse, ``check`` a problem, or
+``mutate`` a surviving mutant or an unclean unmutated baseline, 2 bad input (an
 unreadable or invalid record, a merge conflict, a bad argument).
 """
 from __future__ import annotations
@@ -205,6 +207,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_WORSE if report.problems else EXIT_OK
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    """Each mutant's selection under the mutant, after the unmutated baseline:
+    exit 0 when every mutant is killed and the baseline is clean."""
+    from . import mutation
+
+    cases = Path(args.cases).resolve()
+    if not cases.is_dir():
+        raise UsageError(f"{args.cases}: no such folder of cases")
+    if str(cases.parent) not in sys.path:  # the default catalogue (mutants/) sits beside cases/
+        sys.path.insert(0, str(cases.parent))
+    split = lambda text: [t.strip() for t in (text or "").split(",") if t.strip()]  # noqa: E731
+    try:
+        chosen = mutation.select_mutants(mutation.load_catalogue(args.catalogue), split(args.adapters),
+                                         split(args.mutants))
+    except (mutation.MutationError, ImportError, AttributeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:<34} {m.adapter:<10} {m.breaks:<13} {m.rule}  [-k {m.select!r}]")
+        return EXIT_OK
+    if not chosen:
+        raise UsageError("no mutant matches --adapters/--mutants")
+    progress = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
+    report = mutation.run(chosen, cases, jobs=args.jobs, xdist=args.xdist, progress=progress)
+    print(mutation.render(report))
+    return EXIT_OK if report.ok else EXIT_WORSE
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gradspec", description="Reports on gradspec run records, and the case list.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -259,6 +289,18 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--smoke", type=int, default=5, metavar="N", help="smoke cases to run (default %(default)s)")
     ck.add_argument("--format", choices=["text", "json"], default="text")
     ck.set_defaults(func=cmd_check)
+
+    mu = sub.add_parser("mutate", help="run the suite under each mutant (one rule broken inside a framework): "
+                                       "kill rate, survivors, time; exit 1 on a survivor or an unclean baseline")
+    mu.add_argument("--adapters", metavar="A,B", help="only the mutants of these adapters")
+    mu.add_argument("--mutants", metavar="M,N", help="only these mutants (by name)")
+    mu.add_argument("-n", "--jobs", type=int, default=2, metavar="N", help="pytest runs at a time (default 2)")
+    mu.add_argument("--xdist", type=int, default=0, metavar="N", help="pytest -n inside each run (default 0)")
+    mu.add_argument("--cases", default="cases", metavar="DIR", help="the cases folder (default ./cases)")
+    mu.add_argument("--catalogue", metavar="MODULE:ATTR", help="the mutant list (default mutants:CATALOGUE)")
+    mu.add_argument("--list", action="store_true", help="list the chosen mutants and run nothing")
+    mu.add_argument("-v", "--verbose", action="store_true", help="a line per finished run on standard error")
+    mu.set_defaults(func=cmd_mutate)
     return p
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from . import expectation_file, repro
+from . import expectation_file, mutation, repro
 from .adapter import Adapter
 from .case import Case, CaseError
 from .discovery import AdapterSpec, discover
@@ -164,6 +164,10 @@ class AdapterBroken(RuntimeError):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:  # in every process, xdist workers included: the mutant must be live where items run
+        mutation.activate_from_env()
+    except (mutation.MutationError, ImportError) as exc:
+        raise pytest.UsageError(f"{mutation.ENV}: {exc}") from None
     state = GradspecState(config)
     config.stash[STATE_KEY] = state
     state.specs  # noqa: B018 - an unknown --gradspec-adapters name is a usage error before collection

@@ -75,3 +75,10 @@ def test_torch_compiled_neither_fails_nor_errors_and_really_compiled(torch_compi
     for r in passed:  # a value that passed came from compiled code; only a compiler error may precede compiling
         if r["compile_stats"]["compiled_frames"] == 0:
             assert all(o.get("outcome") == "Raised" for o in r["observed"]), r["nodeid"]
+
+
+def test_no_listed_known_bug_is_stale(record):
+    """Every known bug an expectation file lists still fails, and as it says (else XPASS or FAIL)."""
+    stale = [f"{r['nodeid']}: {r['message'][:200]}" for r in record["results"] if r["status"] == "XPASS"]
+    assert not stale, "\n".join(stale[:20])
+    assert any(r["status"] == "XFAIL" for r in record["results"])
