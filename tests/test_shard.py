@@ -292,9 +292,19 @@ def test_each_split_run_is_checked_for_its_own_shards():
 
 
 def _cells(record) -> dict:
-    """Everything a cell says but its timing and where it ran."""
-    return {cell_key(r): msgspec.to_builtins(msgspec.structs.replace(r, duration_s=0.0, oracle_s=0.0, worker=""))
+    """Everything a cell says but its timing, where it ran, and the traceback of a raised
+    outcome (it names install paths and object addresses, as merge knows)."""
+    return {cell_key(r): _untraced(msgspec.to_builtins(msgspec.structs.replace(r, duration_s=0.0, oracle_s=0.0,
+                                                                                worker="")))
             for r in record.results}
+
+
+def _untraced(tree):
+    if isinstance(tree, dict):
+        return {k: _untraced(v) for k, v in tree.items() if not (k == "traceback" and tree.get("outcome") == "Raised")}
+    if isinstance(tree, list):
+        return [_untraced(v) for v in tree]
+    return tree
 
 
 @pytest.fixture(scope="module")
