@@ -379,3 +379,16 @@ def test_stale_capability_claims_are_valid_and_reported() -> None:
     rec["adapters"]["torch"]["stale_claims"][0]["kind"] = "unsure"
     with pytest.raises(RecordError, match=r"\$\.adapters\['torch'\]\.stale_claims\[0\]\.kind"):
         validate(rec)
+
+
+def test_the_dashboard_explains_and_styles_every_status():
+    """The legend and every status badge's tooltip read MEANING; a status it lacks showed as "undefined"."""
+    from gradspec.merge import STATUSES
+
+    templates = Path(html.__file__).parent / "templates"
+    script = (templates / "dashboard.js").read_text()
+    meaning = script[script.index("var MEANING = {"):script.index("};", script.index("var MEANING = {"))]
+    explained = set(re.findall(r"\b([A-Z]{3,})\s*:", meaning))
+    styled = set(re.findall(r"\.s-([A-Z]+)\s*\{", (templates / "dashboard.css").read_text()))
+    assert set(STATUSES) <= explained, set(STATUSES) - explained
+    assert set(STATUSES) <= styled, set(STATUSES) - styled

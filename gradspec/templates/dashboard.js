@@ -7,8 +7,10 @@
                      "REFERENCE", "PASS"];
   var MEANING = {
     PASS: "matches the statement", FAIL: "does not match the statement", ERROR: "the adapter or harness broke",
-    CRASH: "the process died", TIMEOUT: "ran out of time", MISSING: "a CI job should have reported it and did not",
-    XFAIL: "a documented known bug", UNSUPPORTED: "the adapter lacks a capability the case requires",
+    CRASH: "the process died", TIMEOUT: "ran out of time",
+    MISSING: "should have been reported and was not (a lost CI job, or a run that ended early)",
+    XFAIL: "failed exactly as a listed known bug", XPASS: "a listed known bug that no longer fails: a stale entry",
+    UNSUPPORTED: "the adapter lacks a capability the case requires",
     SKIP: "not runnable here (framework not installed, no device)",
     REFERENCE: "the oracle judged against itself: a reference, not a pass"
   };
