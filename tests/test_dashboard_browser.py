@@ -226,3 +226,10 @@ def test_eager_versus_compiled_lists_a_differing_case_with_both_outcomes(chromiu
     cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", rows[0][1], re.S)
     assert cells[2:4] == ["compiled", "cpu float32, cpu float64"]
     assert "PASS (x2)" in cells[4] and "FAIL (value_mismatch): &lt;b&gt;sign&lt;/b&gt; flipped (x2)" in cells[5]
+
+
+def test_each_score_row_names_its_execution_mode(chromium: Chromium, page: Path) -> None:
+    """Scores are per adapter and mode: two rows of one adapter must say which mode each is."""
+    scores = re.search(r'<table id="scores">(.*?)</table>', chromium.dom(page), re.S).group(1)
+    assert "<th>Mode</th>" in scores
+    assert set(re.findall(r'<td class="mode"[^>]*>([^<]*)</td>', scores)) >= {"eager"}

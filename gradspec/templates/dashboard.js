@@ -137,7 +137,7 @@
   function renderScores() {
     var present = data.statuses.filter(function (st) { return data.meta.summary.counts[st]; });
     var table = document.getElementById("scores");
-    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Framework", "Origin", "Version", "Devices", "Score"].concat(present)
+    table.appendChild(h("thead", {}, [h("tr", {}, ["Adapter", "Mode", "Framework", "Origin", "Version", "Devices", "Score"].concat(present)
       .map(function (t) { return h("th", {text: t}); }).concat([h("th", {text: "Declared choices"}),
         h("th", {text: "Note"})]))]));
     var body = h("tbody");
@@ -145,7 +145,8 @@
       var pct = g.denominator ? Math.round(100 * g.passed / g.denominator) : 0;
       var score = h("td", {cls: "num"}, [g.passed + "/" + g.denominator + (g.denominator ? " (" + pct + "%)" : ""),
         h("span", {cls: "bar"}, [h("span", {style: "width:" + pct + "%"})])]);
-      var tr = h("tr", {"data-adapter": g.adapter}, [h("th", {text: g.adapter}), h("td", {text: g.framework}),
+      var tr = h("tr", {"data-adapter": g.adapter}, [h("th", {text: g.adapter}),
+        h("td", {cls: "mode", text: g.mode, title: g.mode_info || ""}), h("td", {text: g.framework}),
         h("td", {cls: "origin", text: origin(g)}), h("td", {text: g.version}), h("td", {text: g.devices.join(", ")}), score]);
       present.forEach(function (st) { tr.appendChild(h("td", {cls: "num", text: g.counts[st] || ""})); });
       tr.appendChild(h("td", {cls: "bases", title: "documented: a quoted sentence; source: the implementing line " +
