@@ -15,46 +15,39 @@ def _replace(name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]
     setattr(torch, name, make(getattr(torch, name)))
 
 
-def sin_backward_sign() -> None:
-    """torch.sin's backward is -cos."""
+def _elementwise_backward(name: str, backward: Callable[[Any, Any], Any]) -> None:
+    """torch.<name> := the same forward with ``backward(x, g)`` as its derivative."""
     import torch
 
-    def make(sin: Callable[..., Any]) -> Callable[..., Any]:
-        class Sin(torch.autograd.Function):
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        class Mutated(torch.autograd.Function):
             @staticmethod
             def forward(ctx: Any, x: Any) -> Any:
                 ctx.save_for_backward(x)
-                return sin(x)
+                return original(x)
 
             @staticmethod
             def backward(ctx: Any, g: Any) -> Any:
                 (x,) = ctx.saved_tensors
-                return -g * torch.cos(x).conj()
+                return backward(x, g)
 
-        return Sin.apply
+        return Mutated.apply
 
-    _replace("sin", make)
+    _replace(name, make)
+
+
+def sin_backward_sign() -> None:
+    """torch.sin's backward is -cos."""
+    import torch
+
+    _elementwise_backward("sin", lambda x, g: -g * torch.cos(x).conj())
 
 
 def sin_backward_unconjugated() -> None:
     """torch.sin's backward multiplies by cos z where PyTorch's convention takes conj(cos z)."""
     import torch
 
-    def make(sin: Callable[..., Any]) -> Callable[..., Any]:
-        class Sin(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
-                ctx.save_for_backward(x)
-                return sin(x)
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                (x,) = ctx.saved_tensors
-                return g * torch.cos(x)
-
-        return Sin.apply
-
-    _replace("sin", make)
+    _elementwise_backward("sin", lambda x, g: g * torch.cos(x))
 
 
 def exp_backward_detached() -> None:
