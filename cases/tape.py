@@ -22,6 +22,22 @@ TF_TAPE = "https://www.tensorflow.org/api_docs/python/tf/GradientTape"
 TORCH_NOTES = "https://pytorch.org/docs/stable/notes/autograd.html"
 TORCH_GRAD = "https://pytorch.org/docs/stable/generated/torch.autograd.grad.html#torch.autograd.grad"
 JAX_GRAD = "https://docs.jax.dev/en/latest/_autosummary/jax.grad.html#jax.grad"
+# the passages shared by the cases about the unconnected-source options and about integer sources
+UNCONNECTED_OPTION_DOCS = [
+    Doc(f"{TF_GUIDE}#zeros_instead_of_none",
+        quote="You can decide what to return when you have unconnected gradients using the "
+              "unconnected_gradients argument:"),
+    Doc(TORCH_GRAD, quote="materialize_grads (bool, optional) – If True, set the gradient for unused inputs "
+                          "to zero instead of None."),
+]
+INTEGER_DOCS = [
+    Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
+        quote="Integers and strings are not differentiable. If a calculation path uses these data types "
+              "there will be no gradient."),
+    Doc("https://pytorch.org/docs/stable/autograd.html#module-torch.autograd",
+        quote="As of now, we only support autograd for floating point Tensor types ( half, float, double and "
+              "bfloat16) and complex Tensor types (cfloat, cdouble)."),
+]
 
 GRADIENT_TAPES = Doc(
     f"{TF_GUIDE}#gradient_tapes",
@@ -309,11 +325,7 @@ unconnected_source = case(
 unconnected_zero = case(
     id="tape.unconnected_zero",
     statement="Asking for zeros for unconnected sources gives Zeros",
-    doc=[Doc(f"{TF_GUIDE}#zeros_instead_of_none",
-             quote="You can decide what to return when you have unconnected gradients using the "
-                   "unconnected_gradients argument:"),
-         Doc(TORCH_GRAD, quote="materialize_grads (bool, optional) – If True, set the gradient for unused inputs "
-                               "to zero instead of None.")],
+    doc=UNCONNECTED_OPTION_DOCS,
     tags=["tape", "unconnected"],
     inputs={"x": var(2.0), "u": var(3.0)},
     body=_unconnected_body,
@@ -328,12 +340,7 @@ integer_source = case(
     statement="Differentiating with respect to an int32 source made the way the framework makes a variable "
               "(tf.Variable, a tensor requiring grad, a function argument) gives Absent or raises "
               "NotDifferentiableDType",
-    doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
-             quote="Integers and strings are not differentiable. If a calculation path uses these data types "
-                   "there will be no gradient."),
-         Doc("https://pytorch.org/docs/stable/autograd.html#module-torch.autograd",
-             quote="As of now, we only support autograd for floating point Tensor types ( half, float, double and "
-                   "bfloat16) and complex Tensor types (cfloat, cdouble)."),
+    doc=[*INTEGER_DOCS,
          Doc(JAX_GRAD, quote="Argument arrays in the positions specified by argnums must be of inexact (i.e., "
                              "floating-point or complex) type.")],
     tags=["tape", "dtype"],
@@ -361,11 +368,7 @@ unconnected_absent = case(
     id="tape.unconnected_absent",
     statement="Asking for None for unconnected sources (torch.autograd.grad allow_unused=True, "
               "unconnected_gradients=NONE) gives Absent instead of an error or zeros",
-    doc=[Doc(f"{TF_GUIDE}#zeros_instead_of_none",
-             quote="You can decide what to return when you have unconnected gradients using the "
-                   "unconnected_gradients argument:"),
-         Doc(TORCH_GRAD, quote="materialize_grads (bool, optional) – If True, set the gradient for unused inputs "
-                               "to zero instead of None.")],
+    doc=UNCONNECTED_OPTION_DOCS,
     tags=["tape", "unconnected"],
     inputs={"x": var(2.0), "u": var(3.0)},
     body=_unconnected_body,
@@ -379,12 +382,7 @@ integer_watched_source = case(
     id="tape.integer_watched_source",
     statement="Differentiating with respect to an int32 tensor watched explicitly (tape.watch, requires_grad_) "
               "gives Absent or raises NotDifferentiableDType",
-    doc=[Doc(f"{TF_GUIDE}#3_took_gradients_through_an_integer_or_string",
-             quote="Integers and strings are not differentiable. If a calculation path uses these data types "
-                   "there will be no gradient."),
-         Doc("https://pytorch.org/docs/stable/autograd.html#module-torch.autograd",
-             quote="As of now, we only support autograd for floating point Tensor types ( half, float, double and "
-                   "bfloat16) and complex Tensor types (cfloat, cdouble).")],
+    doc=INTEGER_DOCS,
     tags=["tape", "dtype", "watching"],
     inputs={"x": watched(3, dtype="int32")},
     body=lambda ops, x: x * x,
